@@ -1,0 +1,118 @@
+"""The ONE policy gate every path goes through: direct commands, decision votes and time boards.
+
+The lock owner's limits and safeword override everything: votes, trusted roles and admins.
+A refusal names the limit and, for time, what is left today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.actions import Action, ActionKind
+from bot.durations import format_duration
+
+Source = Literal["direct", "vote", "board"]
+LinkState = Literal["active", "paused", "ended", "broken"]
+DAY = 86400
+
+ALL_KINDS = frozenset(ActionKind)
+VOTE_DEFAULT = frozenset({
+    ActionKind.ADD_TIME, ActionKind.REMOVE_TIME, ActionKind.FREEZE, ActionKind.UNFREEZE,
+    ActionKind.PILLORY, ActionKind.TASK_ASSIGN,
+})
+
+
+class OwnerLimits(BaseModel):
+    """What the lock owner allows. Stored per link; defaults come from the config's ``[limits]``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    direct_allowed: frozenset[ActionKind] = Field(default=ALL_KINDS, description="kinds trusted people may use")
+    vote_allowed: frozenset[ActionKind] = Field(default=VOTE_DEFAULT, description="kinds votes and boards may use")
+    max_add_per_action: int = Field(default=3600, ge=0, description="most time one action may add (s)")
+    max_add_per_day: int = Field(default=4 * 3600, ge=0, description="most time added per rolling 24 h (s)")
+    max_freeze: int = Field(default=4 * 3600, ge=0, description="longest freeze (s)")
+    max_pillory: int = Field(default=3600, ge=0, description="longest pillory (s)")
+    min_vote_quorum: int = Field(default=3, ge=1, description="least quorum for votes on this lock")
+    allow_owner_vote: bool = Field(default=False, description="whether the owner's own reactions count")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    limit: str | None = None
+    left_today: int | None = None
+
+    @staticmethod
+    def ok(left_today: int | None = None) -> Decision:
+        return Decision(True, left_today=left_today)
+
+
+_STATE_REFUSALS = {
+    "paused": "The lock owner used the safeword: this lock is paused until they run `/chastify resume`.",
+    "ended": "This lock has ended on Chastify. The owner can link their new lock with `/chastify link`.",
+    "broken": "The owner's Chastify token no longer works. The owner must run `/chastify link` again.",
+}
+
+
+def check(action: Action, *, source: Source, state: LinkState, limits: OwnerLimits,
+          added_last_24h: int) -> Decision:
+    """Judge one action. ``added_last_24h`` counts time added (not removed) by the bot in the last 24 h,
+    uncertain sends included, so the daily cap can never be exceeded by an unknown outcome."""
+    if state != "active":
+        return Decision(False, _STATE_REFUSALS[state], limit="state")
+    allowed = limits.direct_allowed if source == "direct" else limits.vote_allowed
+    who = "trusted people" if source == "direct" else "votes"
+    if action.kind not in allowed:
+        return Decision(False, f"The lock owner does not allow {who} to {_label(action)} on this lock.",
+                        limit="allowed")
+    left = max(0, limits.max_add_per_day - added_last_24h)
+    if action.kind is ActionKind.ADD_TIME:
+        seconds = action.seconds or 0
+        if seconds > limits.max_add_per_action:
+            return Decision(
+                False,
+                f"The owner allows at most {format_duration(limits.max_add_per_action)} per action "
+                f"(asked: {format_duration(seconds)}). Left today: {format_duration(left)}.",
+                limit="max_add_per_action", left_today=left)
+        if seconds > left:
+            return Decision(
+                False,
+                f"The owner allows at most {format_duration(limits.max_add_per_day)} added per 24 h; "
+                f"left today: {format_duration(left)} (asked: {format_duration(seconds)}).",
+                limit="max_add_per_day", left_today=left)
+        return Decision.ok(left - seconds)
+    if action.kind is ActionKind.FREEZE and (action.seconds or 3600) > limits.max_freeze:
+        return Decision(False, f"The owner allows freezes of at most {format_duration(limits.max_freeze)}.",
+                        limit="max_freeze")
+    if action.kind is ActionKind.PILLORY and (action.seconds or 0) > limits.max_pillory:
+        return Decision(False, f"The owner allows the pillory for at most {format_duration(limits.max_pillory)}.",
+                        limit="max_pillory")
+    return Decision.ok(left)
+
+
+def board_allowance(*, state: LinkState, limits: OwnerLimits, added_last_24h: int) -> tuple[int, int]:
+    """How far a time board's net change may go: (most it may add, most it may remove) in seconds.
+    A board's net is clamped into this range, never refused whole; (0, 0) when boards are not allowed."""
+    if state != "active":
+        return 0, 0
+    add = 0
+    if ActionKind.ADD_TIME in limits.vote_allowed:
+        add = min(limits.max_add_per_action, max(0, limits.max_add_per_day - added_last_24h))
+    remove = 30 * DAY if ActionKind.REMOVE_TIME in limits.vote_allowed else 0
+    return add, remove
+
+
+def effective_quorum(guild_quorum: int, limits: OwnerLimits) -> int:
+    """The owner's least quorum wins over a smaller guild setting."""
+    return max(guild_quorum, limits.min_vote_quorum)
+
+
+def _label(action: Action) -> str:
+    from bot.actions import LABELS
+
+    return LABELS[action.kind]

@@ -1,0 +1,48 @@
+"""Validation of free text members type (reasons, task texts): refuse, never silently rewrite."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Characters that can hide or reorder text: bidi overrides/isolates and zero-width marks.
+_HIDDEN = {
+    "\u200b": "zero-width space", "\u200c": "zero-width non-joiner", "\u200d": "zero-width joiner",
+    "\u2060": "word joiner", "\ufeff": "zero-width no-break space",
+    "\u202a": "bidi embedding", "\u202b": "bidi embedding", "\u202c": "bidi pop",
+    "\u202d": "bidi override", "\u202e": "bidi override", "\u2066": "bidi isolate",
+    "\u2067": "bidi isolate", "\u2068": "bidi isolate", "\u2069": "bidi isolate",
+    "\u200e": "direction mark", "\u200f": "direction mark", "\u061c": "direction mark",
+}
+
+REASON_MAX = 300
+TASK_MAX = 1000
+
+
+class TextError(ValueError):
+    """Raised with a message fit to show a member."""
+
+
+def clean_text(value: str | None, *, field: str, max_len: int, required: bool = False,
+               multiline: bool = False) -> str | None:
+    """Return the stripped text, or None when empty and not required; raise TextError otherwise."""
+    text = unicodedata.normalize("NFC", value or "").strip()
+    if not text:
+        if required:
+            raise TextError(f"The {field} is empty. Write 1 to {max_len} characters.")
+        return None
+    if len(text) > max_len:
+        raise TextError(f"The {field} is {len(text)} characters long; at most {max_len} are accepted.")
+    for ch in text:
+        if ch in _HIDDEN:
+            raise TextError(
+                f"The {field} contains an invisible character ({_HIDDEN[ch]}, U+{ord(ch):04X}); "
+                "remove it and try again."
+            )
+        if ch == "\n" and multiline:
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
+            raise TextError(
+                f"The {field} contains a control or unassigned character (U+{ord(ch):04X}); "
+                "only printable text is accepted."
+            )
+    return text
