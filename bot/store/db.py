@@ -1,0 +1,239 @@
+"""The SQLite connection, transactions and versioned migrations.
+
+One connection serves the whole bot (SQLite allows one writer anyway). Every statement goes through
+:class:`Database`, which serialises access with an :class:`asyncio.Lock`: a transaction holds the lock from
+``BEGIN`` to ``COMMIT`` so two tasks never interleave statements inside one transaction. A task that is
+already inside a transaction may open another one: it becomes a SAVEPOINT of the outer one (an error
+inside rolls back only the inner part). Do not start a transaction in one task and await another task
+that uses the store inside it: the second task would wait for the lock forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sqlite3
+import stat
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+__all__ = ["MEMORY", "Database", "Migration", "StoreError", "load_migrations"]
+
+MEMORY = ":memory:"
+_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+Params = Sequence[Any]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or migrated."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The migration scripts shipped in ``bot/store/migrations``, numbered 1..N without gaps."""
+    folder = resources.files("bot.store").joinpath("migrations")
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match is None:
+            continue
+        found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise StoreError(
+                f"migration files must be numbered 001, 002, ... without gaps; found {migration.name} "
+                f"where {expected:03d}_*.sql was expected"
+            )
+    return found
+
+
+def _secure_file(path: Path) -> None:
+    """Create ``path`` with mode 0600 if missing; tighten it to 0600 if group/other have any access."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot create or open the database file {path}: {exc}") from exc
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        try:
+            if stat.S_IMODE(side.stat().st_mode) & 0o077:
+                side.chmod(0o600)
+        except FileNotFoundError:
+            pass
+
+
+class Database:
+    """An open SQLite database. Create with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path | None) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._depth = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path) if self.path else MEMORY!r})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        """Open (creating if needed, mode 0600) and migrate the database at ``path`` (or ``":memory:"``)."""
+        file: Path | None = None
+        if str(path) != MEMORY:
+            file = Path(path)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {file.parent}: {exc}") from exc
+            _secure_file(file)
+        try:
+            conn = await aiosqlite.connect(str(file) if file else MEMORY, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            db = cls(conn, file)
+            await db._migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            await self._conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ migrations
+
+    async def user_version(self) -> int:
+        row = await self.fetchone("PRAGMA user_version")
+        assert row is not None
+        return int(row[0])
+
+    async def _migrate(self) -> None:
+        migrations = load_migrations()
+        current = await self.user_version()
+        if current > len(migrations):
+            raise StoreError(
+                f"the database {self.path or MEMORY} has schema version {current}, newer than this bot "
+                f"knows ({len(migrations)}); run a newer version of the bot or restore a backup"
+            )
+        for migration in migrations[current:]:
+            script = f"BEGIN IMMEDIATE;\n{migration.sql}\n;\nPRAGMA user_version = {migration.version:d};\nCOMMIT;\n"
+            try:
+                await self._conn.executescript(script)
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise StoreError(f"migration {migration.name} failed and was rolled back: {exc}") from exc
+
+    # ------------------------------------------------------------------ access
+
+    def _holds_transaction(self) -> bool:
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception). Nested use = SAVEPOINT."""
+        if self._holds_transaction():
+            self._depth += 1
+            name = f"sp{self._depth}"
+            await self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute(f"ROLLBACK TO {name}")
+                await self._conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                await self._conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+            return
+        async with self._lock:
+            self._owner = asyncio.current_task()
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    if self._conn.in_transaction:
+                        await self._conn.execute("ROLLBACK")
+                    raise
+                else:
+                    await self._conn.execute("COMMIT")
+            finally:
+                self._owner = None
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._holds_transaction():
+            yield self._conn
+        else:
+            async with self._lock:
+                yield self._conn
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._reading() as conn, conn.execute(sql, params) as cur:
+            row: sqlite3.Row | None = await cur.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._reading() as conn, conn.execute(sql, params) as cur:
+            rows: Iterable[sqlite3.Row] = await cur.fetchall()
+            return list(rows)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._holds_transaction():
+            yield self._conn  # part of the caller's transaction
+        else:
+            async with self.transaction() as conn:
+                yield conn
+
+    async def execute(self, sql: str, params: Params = ()) -> tuple[int, int | None]:
+        """Run one write (in its own transaction unless one is open). Returns (rows changed, last rowid)."""
+        async with self._writing() as conn, conn.execute(sql, params) as cur:
+            return cur.rowcount, cur.lastrowid
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        """Run one write for many parameter rows (one transaction). Returns rows changed."""
+        async with self._writing() as conn, conn.executemany(sql, rows) as cur:
+            return cur.rowcount

@@ -1,0 +1,197 @@
+"""Typed rows returned by the repositories. Frozen: change rows through the repositories."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, NamedTuple, TypeVar, get_args
+
+__all__ = [
+    "LINK_STATES",
+    "OUTBOX_STATUSES",
+    "VOTE_STATUSES",
+    "AuditEntry",
+    "Ballot",
+    "BallotChange",
+    "GuildSettings",
+    "Link",
+    "LinkState",
+    "OutboxEntry",
+    "OutboxSource",
+    "OutboxStatus",
+    "Tally",
+    "TrustEntry",
+    "TrustKind",
+    "Vote",
+    "VoteKind",
+    "VoteStatus",
+]
+
+LinkState = Literal["active", "paused", "ended", "broken"]
+TrustKind = Literal["role", "member"]
+VoteKind = Literal["decision", "board"]
+VoteStatus = Literal["open", "applying", "passed", "failed", "cancelled", "refused"]
+OutboxSource = Literal["direct", "vote", "board"]
+OutboxStatus = Literal["pending", "sent", "done", "failed", "uncertain", "cancelled"]
+
+LINK_STATES: frozenset[str] = frozenset(get_args(LinkState))
+TRUST_KINDS: frozenset[str] = frozenset(get_args(TrustKind))
+VOTE_KINDS: frozenset[str] = frozenset(get_args(VoteKind))
+VOTE_STATUSES: frozenset[str] = frozenset(get_args(VoteStatus))
+OUTBOX_SOURCES: frozenset[str] = frozenset(get_args(OutboxSource))
+OUTBOX_STATUSES: frozenset[str] = frozenset(get_args(OutboxStatus))
+
+_T = TypeVar("_T")
+
+
+def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
+    """Build a dataclass from a row whose column names are the field names."""
+    keys = set(row.keys())
+    return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in keys})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """Per-server settings. ``None`` means "use the config default"."""
+
+    guild_id: int
+    vote_channel_id: int | None = None
+    voter_role_id: int | None = None
+    window_seconds: int | None = None
+    quorum: int | None = None
+    majority: float | None = None
+    instant_pass: int | None = None
+    proposal_cooldown_seconds: int | None = None
+    max_open_per_lock: int | None = None
+    min_account_age_days: int | None = None
+    allow_owner_vote: bool | None = None
+    updated_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> GuildSettings:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        if values["allow_owner_vote"] is not None:
+            values["allow_owner_vote"] = bool(values["allow_owner_vote"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A lock linked by its owner in one server. ``token_ciphertext`` is Fernet-encrypted (bot/vault.py)."""
+
+    id: int
+    guild_id: int
+    owner_id: int
+    token_ciphertext: bytes = field(repr=False)
+    lock_id: str
+    role: str
+    title: str | None
+    state: LinkState
+    limits_json: str | None
+    created_at: float
+    updated_at: float
+
+    def limits(self) -> dict[str, Any] | None:
+        """The owner limits as a dict, or None when the owner has set none."""
+        if self.limits_json is None:
+            return None
+        value = json.loads(self.limits_json)
+        return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustEntry:
+    link_id: int
+    kind: TrustKind
+    target_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    id: int
+    guild_id: int
+    link_id: int
+    kind: VoteKind
+    action_json: str | None
+    proposer_id: int
+    channel_id: int
+    message_id: int | None
+    created_at: float
+    deadline: float
+    status: VoteStatus
+    outcome_reason: str | None
+    quorum: int
+    majority: float
+    instant_pass: int
+    add_per_vote: int | None
+    remove_per_vote: int | None
+    last_flush_at: float | None
+    applied_net_seconds: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    vote_id: int
+    voter_id: int
+    choice: int  # 1 = for / up, -1 = against / down
+    updated_at: float
+
+
+class BallotChange(NamedTuple):
+    """One reaction event for :meth:`BallotRepo.apply_many`: ``choice`` 1 / -1 sets, ``None`` removes."""
+
+    vote_id: int
+    voter_id: int
+    choice: int | None
+
+
+class Tally(NamedTuple):
+    """Counts of one vote's ballots: ``for_`` (choice 1) and ``against`` (choice -1)."""
+
+    for_: int
+    against: int
+
+    @property
+    def total(self) -> int:
+        return self.for_ + self.against
+
+    @property
+    def net(self) -> int:
+        return self.for_ - self.against
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    link_id: int
+    guild_id: int
+    source: OutboxSource
+    source_id: int | None
+    actor_id: int | None
+    action_json: str
+    reason: str | None
+    status: OutboxStatus
+    attempts: int
+    error_code: str | None
+    error_message: str | None
+    created_at: float
+    updated_at: float
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    guild_id: int
+    link_id: int | None
+    actor_id: int | None
+    source: str
+    action_summary: str
+    outcome: str
+    detail: str | None
+    created_at: float

@@ -1,0 +1,691 @@
+"""Typed repositories: the only place with SQL besides the migrations.
+
+Each write method is one transaction. To make several writes one logical operation, wrap them in
+``async with store.transaction():`` (the repositories join the open transaction).
+
+SQL text is built only from ``?`` placeholders and whitelisted column names, never from values: that is why
+the f-string queries carry ``noqa: S608``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .db import Database
+from .models import (
+    LINK_STATES,
+    OUTBOX_SOURCES,
+    OUTBOX_STATUSES,
+    TRUST_KINDS,
+    VOTE_KINDS,
+    VOTE_STATUSES,
+    AuditEntry,
+    Ballot,
+    BallotChange,
+    GuildSettings,
+    Link,
+    OutboxEntry,
+    Tally,
+    TrustEntry,
+    Vote,
+    from_row,
+)
+
+__all__ = [
+    "AuditRepo",
+    "BallotRepo",
+    "Clock",
+    "GuildSettingsRepo",
+    "LinkRepo",
+    "OutboxRepo",
+    "TrustRepo",
+    "VoteRepo",
+]
+
+Clock = Callable[[], float]
+
+_LOCK_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+# SQLite's default limit on host parameters is 32766; stay far below it.
+_IN_CHUNK = 500
+
+
+def _statuses(value: str | Iterable[str], allowed: frozenset[str], what: str) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if not items:
+        raise ValueError(f"at least one {what} is needed")
+    for item in items:
+        if item not in allowed:
+            raise ValueError(f"unknown {what} {item!r}; expected one of {', '.join(sorted(allowed))}")
+    return items
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _chunks(items: builtins.list[int], size: int = _IN_CHUNK) -> Iterable[builtins.list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Repo:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+
+# ============================================================================================ settings
+
+
+class GuildSettingsRepo(_Repo):
+    """Per-server settings; a missing row or NULL column means "use the config default"."""
+
+    FIELDS = frozenset(
+        {
+            "vote_channel_id",
+            "voter_role_id",
+            "window_seconds",
+            "quorum",
+            "majority",
+            "instant_pass",
+            "proposal_cooldown_seconds",
+            "max_open_per_lock",
+            "min_account_age_days",
+            "allow_owner_vote",
+        }
+    )
+
+    async def get(self, guild_id: int) -> GuildSettings:
+        row = await self._db.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        return GuildSettings.from_row(row) if row is not None else GuildSettings(guild_id=guild_id)
+
+    async def update(self, guild_id: int, **fields: Any) -> GuildSettings:
+        """Set the given fields (``None`` resets one to the default). Unknown names raise ValueError."""
+        unknown = set(fields) - self.FIELDS
+        if unknown:
+            raise ValueError(
+                f"unknown guild setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(self.FIELDS))}"
+            )
+        cols = sorted(fields)
+        values = [int(v) if isinstance(v, bool) else v for v in (fields[c] for c in cols)]
+        assignments = "".join(f"{c} = excluded.{c}, " for c in cols)
+        sql = (
+            f"INSERT INTO guild_settings (guild_id, {''.join(c + ', ' for c in cols)}updated_at) "  # noqa: S608
+            f"VALUES (?, {''.join('?, ' for _ in cols)}?) "
+            f"ON CONFLICT (guild_id) DO UPDATE SET {assignments}updated_at = excluded.updated_at"
+        )
+        async with self._db.transaction():
+            try:
+                await self._db.execute(sql, (guild_id, *values, self._clock()))
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"invalid guild setting value: {exc}") from exc
+            return await self.get(guild_id)
+
+    async def reset(self, guild_id: int) -> bool:
+        """Forget every per-server setting of ``guild_id``."""
+        changed, _ = await self._db.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        return changed > 0
+
+
+# ============================================================================================ links
+
+
+class LinkRepo(_Repo):
+    async def upsert(
+        self,
+        *,
+        guild_id: int,
+        owner_id: int,
+        token_ciphertext: bytes,
+        lock_id: str,
+        role: str,
+        title: str | None = None,
+    ) -> Link:
+        """Link (or relink) the owner's lock: replaces token, lock, role and title, sets state 'active'.
+
+        A relink keeps the link id, so trust entries and owner limits survive.
+        """
+        if not _LOCK_ID.match(lock_id):
+            raise ValueError("lock_id must be 24 hexadecimal characters")
+        now = self._clock()
+        async with self._db.transaction():
+            await self._db.execute(
+                "INSERT INTO links (guild_id, owner_id, token_ciphertext, lock_id, role, title, state, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) "
+                "ON CONFLICT (guild_id, owner_id) DO UPDATE SET token_ciphertext = excluded.token_ciphertext, "
+                "lock_id = excluded.lock_id, role = excluded.role, title = excluded.title, state = 'active', "
+                "updated_at = excluded.updated_at",
+                (guild_id, owner_id, token_ciphertext, lock_id, role, title, now, now),
+            )
+            link = await self.get(guild_id, owner_id)
+        assert link is not None
+        return link
+
+    async def get(self, guild_id: int, owner_id: int) -> Link | None:
+        row = await self._db.fetchone("SELECT * FROM links WHERE guild_id = ? AND owner_id = ?", (guild_id, owner_id))
+        return _link(row) if row is not None else None
+
+    async def get_by_id(self, link_id: int) -> Link | None:
+        row = await self._db.fetchone("SELECT * FROM links WHERE id = ?", (link_id,))
+        return _link(row) if row is not None else None
+
+    async def list_for_guild(self, guild_id: int, states: str | Iterable[str] | None = None) -> list[Link]:
+        sql = "SELECT * FROM links WHERE guild_id = ?"
+        params: list[Any] = [guild_id]
+        if states is not None:
+            wanted = _statuses(states, LINK_STATES, "link state")
+            sql += f" AND state IN ({_marks(len(wanted))})"
+            params.extend(wanted)
+        rows = await self._db.fetchall(sql + " ORDER BY id", params)
+        return [_link(r) for r in rows]
+
+    async def list_all(self) -> list[Link]:
+        """Every link in every server (e.g. to check at start that the vault key decrypts them)."""
+        return [_link(r) for r in await self._db.fetchall("SELECT * FROM links ORDER BY id")]
+
+    async def set_state(self, link_id: int, state: str, *, expected: str | Iterable[str] | None = None) -> bool:
+        """Set the state; with ``expected``, only if the current state is one of those. True if changed."""
+        _statuses(state, LINK_STATES, "link state")
+        sql = "UPDATE links SET state = ?, updated_at = ? WHERE id = ?"
+        params: list[Any] = [state, self._clock(), link_id]
+        if expected is not None:
+            wanted = _statuses(expected, LINK_STATES, "link state")
+            sql += f" AND state IN ({_marks(len(wanted))})"
+            params.extend(wanted)
+        changed, _ = await self._db.execute(sql, params)
+        return changed > 0
+
+    async def set_limits(self, link_id: int, limits: Mapping[str, Any] | str | None) -> bool:
+        """Store the owner's limits (a mapping or a JSON object text; ``None`` clears them)."""
+        text: str | None
+        if limits is None:
+            text = None
+        elif isinstance(limits, str):
+            if not isinstance(json.loads(limits), dict):
+                raise ValueError("limits JSON must be an object")
+            text = limits
+        else:
+            text = json.dumps(dict(limits), sort_keys=True, separators=(",", ":"))
+        changed, _ = await self._db.execute(
+            "UPDATE links SET limits_json = ?, updated_at = ? WHERE id = ?", (text, self._clock(), link_id)
+        )
+        return changed > 0
+
+    async def set_title(self, link_id: int, title: str | None) -> bool:
+        changed, _ = await self._db.execute(
+            "UPDATE links SET title = ?, updated_at = ? WHERE id = ?", (title, self._clock(), link_id)
+        )
+        return changed > 0
+
+    async def delete(self, link_id: int) -> bool:
+        """Delete the link and its token. Its trust entries, votes (with ballots) and outbox rows go with it;
+        audit rows stay."""
+        changed, _ = await self._db.execute("DELETE FROM links WHERE id = ?", (link_id,))
+        return changed > 0
+
+
+def _link(row: sqlite3.Row) -> Link:
+    return from_row(Link, row)
+
+
+# ============================================================================================ trust
+
+
+class TrustRepo(_Repo):
+    async def add(self, link_id: int, kind: str, target_id: int) -> bool:
+        """Trust a role or member. False if it was already trusted."""
+        _statuses(kind, TRUST_KINDS, "trust kind")
+        changed, _ = await self._db.execute(
+            "INSERT INTO trust (link_id, kind, target_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (link_id, kind, target_id),
+        )
+        return changed > 0
+
+    async def remove(self, link_id: int, kind: str, target_id: int) -> bool:
+        changed, _ = await self._db.execute(
+            "DELETE FROM trust WHERE link_id = ? AND kind = ? AND target_id = ?", (link_id, kind, target_id)
+        )
+        return changed > 0
+
+    async def list(self, link_id: int) -> builtins.list[TrustEntry]:
+        rows = await self._db.fetchall(
+            "SELECT link_id, kind, target_id FROM trust WHERE link_id = ? ORDER BY kind, target_id", (link_id,)
+        )
+        return [from_row(TrustEntry, r) for r in rows]
+
+    async def is_trusted(self, link_id: int, member_id: int, role_ids: Iterable[int] = ()) -> bool:
+        """True if the member, or one of ``role_ids``, is trusted on the link."""
+        roles = builtins.list(dict.fromkeys(role_ids))[: _IN_CHUNK - 2]
+        sql = "SELECT 1 FROM trust WHERE link_id = ? AND ((kind = 'member' AND target_id = ?)"
+        if roles:
+            sql += f" OR (kind = 'role' AND target_id IN ({_marks(len(roles))}))"
+        row = await self._db.fetchone(sql + ") LIMIT 1", (link_id, member_id, *roles))
+        return row is not None
+
+    async def clear(self, link_id: int) -> int:
+        changed, _ = await self._db.execute("DELETE FROM trust WHERE link_id = ?", (link_id,))
+        return changed
+
+
+# ============================================================================================ votes
+
+
+class VoteRepo(_Repo):
+    async def create(
+        self,
+        *,
+        guild_id: int,
+        link_id: int,
+        kind: str,
+        action_json: str | None,
+        proposer_id: int,
+        channel_id: int,
+        deadline: float,
+        quorum: int,
+        majority: float,
+        instant_pass: int = 0,
+        add_per_vote: int | None = None,
+        remove_per_vote: int | None = None,
+        message_id: int | None = None,
+    ) -> Vote:
+        """Record a new open vote (``created_at`` = now)."""
+        _statuses(kind, VOTE_KINDS, "vote kind")
+        async with self._db.transaction():
+            _, vote_id = await self._db.execute(
+                "INSERT INTO votes (guild_id, link_id, kind, action_json, proposer_id, channel_id, message_id, "
+                "created_at, deadline, status, quorum, majority, instant_pass, add_per_vote, remove_per_vote) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+                (
+                    guild_id,
+                    link_id,
+                    kind,
+                    action_json,
+                    proposer_id,
+                    channel_id,
+                    message_id,
+                    self._clock(),
+                    deadline,
+                    quorum,
+                    majority,
+                    instant_pass,
+                    add_per_vote,
+                    remove_per_vote,
+                ),
+            )
+            assert vote_id is not None
+            vote = await self.get(vote_id)
+        assert vote is not None
+        return vote
+
+    async def get(self, vote_id: int) -> Vote | None:
+        row = await self._db.fetchone("SELECT * FROM votes WHERE id = ?", (vote_id,))
+        return from_row(Vote, row) if row is not None else None
+
+    async def get_by_message(self, message_id: int) -> Vote | None:
+        row = await self._db.fetchone("SELECT * FROM votes WHERE message_id = ?", (message_id,))
+        return from_row(Vote, row) if row is not None else None
+
+    async def list_open(
+        self,
+        *,
+        guild_id: int | None = None,
+        link_id: int | None = None,
+        statuses: str | Iterable[str] = "open",
+    ) -> list[Vote]:
+        """Votes in ``statuses`` (default: open), soonest deadline first; optionally of one guild / link."""
+        wanted = _statuses(statuses, VOTE_STATUSES, "vote status")
+        sql = f"SELECT * FROM votes WHERE status IN ({_marks(len(wanted))})"  # noqa: S608
+        params: list[Any] = list(wanted)
+        if guild_id is not None:
+            sql += " AND guild_id = ?"
+            params.append(guild_id)
+        if link_id is not None:
+            sql += " AND link_id = ?"
+            params.append(link_id)
+        rows = await self._db.fetchall(sql + " ORDER BY deadline, id", params)
+        return [from_row(Vote, r) for r in rows]
+
+    async def list_for_link(self, link_id: int, *, limit: int = 50) -> list[Vote]:
+        """The link's votes in any status, newest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM votes WHERE link_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", (link_id, limit)
+        )
+        return [from_row(Vote, r) for r in rows]
+
+    async def set_message(self, vote_id: int, message_id: int, *, channel_id: int | None = None) -> bool:
+        """Remember the Discord message that shows the vote (and its channel, if it changed)."""
+        if channel_id is None:
+            changed, _ = await self._db.execute("UPDATE votes SET message_id = ? WHERE id = ?", (message_id, vote_id))
+        else:
+            changed, _ = await self._db.execute(
+                "UPDATE votes SET message_id = ?, channel_id = ? WHERE id = ?", (message_id, channel_id, vote_id)
+            )
+        return changed > 0
+
+    async def set_status(
+        self,
+        vote_id: int,
+        status: str,
+        *,
+        from_status: str | Iterable[str] = "open",
+        outcome_reason: str | None = None,
+    ) -> bool:
+        """Compare-and-set: move to ``status`` only if the vote is in ``from_status`` (default 'open').
+
+        True for exactly one caller, so a vote is closed (and applied) once.
+        """
+        _statuses(status, VOTE_STATUSES, "vote status")
+        wanted = _statuses(from_status, VOTE_STATUSES, "vote status")
+        changed, _ = await self._db.execute(
+            f"UPDATE votes SET status = ?, outcome_reason = COALESCE(?, outcome_reason) "  # noqa: S608
+            f"WHERE id = ? AND status IN ({_marks(len(wanted))})",
+            (status, outcome_reason, vote_id, *wanted),
+        )
+        return changed > 0
+
+    async def set_deadline(self, vote_id: int, deadline: float) -> bool:
+        changed, _ = await self._db.execute(
+            "UPDATE votes SET deadline = ? WHERE id = ? AND status = 'open'", (deadline, vote_id)
+        )
+        return changed > 0
+
+    async def record_flush(
+        self,
+        vote_id: int,
+        *,
+        applied_net_seconds: int,
+        flushed_at: float | None = None,
+        expected_applied: int | None = None,
+    ) -> bool:
+        """Board votes: remember the net seconds applied so far and when. With ``expected_applied``, only if
+        the stored value still equals it (compare-and-set)."""
+        sql = "UPDATE votes SET applied_net_seconds = ?, last_flush_at = ? WHERE id = ?"
+        params: list[Any] = [applied_net_seconds, self._clock() if flushed_at is None else flushed_at, vote_id]
+        if expected_applied is not None:
+            sql += " AND applied_net_seconds = ?"
+            params.append(expected_applied)
+        changed, _ = await self._db.execute(sql, params)
+        return changed > 0
+
+    async def count_open_for_link(self, link_id: int, *, statuses: str | Iterable[str] = ("open", "applying")) -> int:
+        """Votes of the link that still take a slot (default: 'open' and 'applying')."""
+        wanted = _statuses(statuses, VOTE_STATUSES, "vote status")
+        row = await self._db.fetchone(
+            f"SELECT COUNT(*) FROM votes WHERE link_id = ? AND status IN ({_marks(len(wanted))})",  # noqa: S608
+            (link_id, *wanted),
+        )
+        return int(row[0]) if row is not None else 0
+
+    async def last_proposal_at(self, guild_id: int, proposer_id: int) -> float | None:
+        """When this member last proposed a vote in this server (any status), or None."""
+        row = await self._db.fetchone(
+            "SELECT MAX(created_at) FROM votes WHERE guild_id = ? AND proposer_id = ?", (guild_id, proposer_id)
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def cancel_open_for_link(self, link_id: int, reason: str) -> builtins.list[int]:
+        """Cancel every open vote of the link (e.g. the lock ended). Returns the ids that were cancelled."""
+        async with self._db.transaction():
+            rows = await self._db.fetchall(
+                "SELECT id FROM votes WHERE link_id = ? AND status = 'open' ORDER BY id", (link_id,)
+            )
+            ids = [int(r[0]) for r in rows]
+            if ids:
+                await self._db.execute(
+                    "UPDATE votes SET status = 'cancelled', outcome_reason = ? WHERE link_id = ? AND status = 'open'",
+                    (reason, link_id),
+                )
+        return ids
+
+
+# ============================================================================================ ballots
+
+
+class BallotRepo(_Repo):
+    _UPSERT = (
+        "INSERT INTO ballots (vote_id, voter_id, choice, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (vote_id, voter_id) DO UPDATE SET choice = excluded.choice, updated_at = excluded.updated_at"
+    )
+    _DELETE = "DELETE FROM ballots WHERE vote_id = ? AND voter_id = ?"
+
+    @staticmethod
+    def _check_choice(choice: int) -> int:
+        if choice not in (1, -1) or isinstance(choice, bool):
+            raise ValueError(f"a ballot choice is 1 (for) or -1 (against), not {choice!r}")
+        return int(choice)
+
+    async def set(self, vote_id: int, voter_id: int, choice: int) -> None:
+        """Record or change a voter's ballot (the latest choice wins)."""
+        await self._db.execute(self._UPSERT, (vote_id, voter_id, self._check_choice(choice), self._clock()))
+
+    async def remove(self, vote_id: int, voter_id: int) -> bool:
+        changed, _ = await self._db.execute(self._DELETE, (vote_id, voter_id))
+        return changed > 0
+
+    async def get(self, vote_id: int, voter_id: int) -> Ballot | None:
+        row = await self._db.fetchone("SELECT * FROM ballots WHERE vote_id = ? AND voter_id = ?", (vote_id, voter_id))
+        return from_row(Ballot, row) if row is not None else None
+
+    async def tally(self, vote_id: int) -> Tally:
+        row = await self._db.fetchone(
+            "SELECT COALESCE(SUM(choice = 1), 0), COALESCE(SUM(choice = -1), 0) FROM ballots WHERE vote_id = ?",
+            (vote_id,),
+        )
+        assert row is not None
+        return Tally(int(row[0]), int(row[1]))
+
+    async def tally_many(self, vote_ids: Iterable[int]) -> dict[int, Tally]:
+        """Tallies of several votes at once; votes without ballots count (0, 0)."""
+        ids = builtins.list(dict.fromkeys(vote_ids))
+        out = {vid: Tally(0, 0) for vid in ids}
+        for chunk in _chunks(ids):
+            rows = await self._db.fetchall(
+                "SELECT vote_id, SUM(choice = 1), SUM(choice = -1) FROM ballots "  # noqa: S608
+                f"WHERE vote_id IN ({_marks(len(chunk))}) GROUP BY vote_id",
+                chunk,
+            )
+            for r in rows:
+                out[int(r[0])] = Tally(int(r[1]), int(r[2]))
+        return out
+
+    async def list(self, vote_id: int) -> builtins.list[Ballot]:
+        rows = await self._db.fetchall("SELECT * FROM ballots WHERE vote_id = ? ORDER BY voter_id", (vote_id,))
+        return [from_row(Ballot, r) for r in rows]
+
+    async def replace_all(self, vote_id: int, ballots: Mapping[int, int]) -> None:
+        """Make the vote's ballots exactly ``{voter_id: choice}`` (reconciliation after a restart)."""
+        now = self._clock()
+        rows = [(vote_id, voter, self._check_choice(choice), now) for voter, choice in ballots.items()]
+        async with self._db.transaction() as conn:
+            existing = {
+                int(r[0]): int(r[1])
+                for r in await self._db.fetchall("SELECT voter_id, choice FROM ballots WHERE vote_id = ?", (vote_id,))
+            }
+            gone = [(vote_id, voter) for voter in existing if voter not in ballots]
+            changed = [row for row in rows if existing.get(row[1]) != row[2]]
+            if gone:
+                await conn.executemany(self._DELETE, gone)
+            if changed:
+                await conn.executemany(self._UPSERT, changed)
+
+    async def apply_many(self, changes: Iterable[BallotChange | tuple[int, int, int | None]]) -> builtins.set[int]:
+        """Apply many reaction events in one transaction; for each (vote, voter) the last event wins.
+
+        ``choice`` 1 / -1 sets the ballot, ``None`` removes it. Events for votes that no longer exist are
+        skipped. Returns the ids of the votes that were touched.
+        """
+        last: dict[tuple[int, int], int | None] = {}
+        for vote_id, voter_id, choice in changes:
+            last[(vote_id, voter_id)] = None if choice is None else self._check_choice(choice)
+        if not last:
+            return builtins.set()
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            wanted = builtins.list({vid for vid, _ in last})
+            existing: builtins.set[int] = builtins.set()
+            for chunk in _chunks(wanted):
+                rows = await self._db.fetchall(
+                    f"SELECT id FROM votes WHERE id IN ({_marks(len(chunk))})",  # noqa: S608
+                    chunk,
+                )
+                existing.update(int(r[0]) for r in rows)
+            upserts = [
+                (vid, voter, choice, now)
+                for (vid, voter), choice in last.items()
+                if choice is not None and vid in existing
+            ]
+            deletes = [(vid, voter) for (vid, voter), choice in last.items() if choice is None and vid in existing]
+            if upserts:
+                await conn.executemany(self._UPSERT, upserts)
+            if deletes:
+                await conn.executemany(self._DELETE, deletes)
+        return existing
+
+
+# ============================================================================================ outbox
+
+
+class OutboxRepo(_Repo):
+    _FIELDS = frozenset({"error_code", "error_message", "attempts", "reason"})
+
+    async def enqueue(
+        self,
+        *,
+        link_id: int,
+        guild_id: int,
+        source: str,
+        action_json: str,
+        idempotency_key: str,
+        source_id: int | None = None,
+        actor_id: int | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Record an action to send (status 'pending'). Returns its id; if ``idempotency_key`` was already
+        used, nothing is inserted and the existing row's id is returned."""
+        _statuses(source, OUTBOX_SOURCES, "outbox source")
+        if not idempotency_key:
+            raise ValueError("idempotency_key must not be empty")
+        now = self._clock()
+        async with self._db.transaction():
+            await self._db.execute(
+                "INSERT INTO outbox (link_id, guild_id, source, source_id, actor_id, action_json, reason, "
+                "status, attempts, created_at, updated_at, idempotency_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                (link_id, guild_id, source, source_id, actor_id, action_json, reason, now, now, idempotency_key),
+            )
+            row = await self._db.fetchone("SELECT id FROM outbox WHERE idempotency_key = ?", (idempotency_key,))
+        assert row is not None
+        return int(row[0])
+
+    async def get(self, entry_id: int) -> OutboxEntry | None:
+        row = await self._db.fetchone("SELECT * FROM outbox WHERE id = ?", (entry_id,))
+        return from_row(OutboxEntry, row) if row is not None else None
+
+    async def get_by_key(self, idempotency_key: str) -> OutboxEntry | None:
+        row = await self._db.fetchone("SELECT * FROM outbox WHERE idempotency_key = ?", (idempotency_key,))
+        return from_row(OutboxEntry, row) if row is not None else None
+
+    async def transition(
+        self,
+        entry_id: int,
+        from_status: str | Iterable[str],
+        to_status: str,
+        *,
+        add_attempt: bool = False,
+        **fields: Any,
+    ) -> bool:
+        """Compare-and-set the status (only if it is in ``from_status``), also setting ``fields``
+        (error_code, error_message, attempts, reason). True for exactly one caller."""
+        unknown = set(fields) - self._FIELDS
+        if unknown:
+            raise ValueError(f"unknown outbox field(s) {', '.join(sorted(unknown))}")
+        _statuses(to_status, OUTBOX_STATUSES, "outbox status")
+        wanted = _statuses(from_status, OUTBOX_STATUSES, "outbox status")
+        cols = sorted(fields)
+        sets = "".join(f", {c} = ?" for c in cols)
+        if add_attempt:
+            sets += ", attempts = attempts + 1"
+        changed, _ = await self._db.execute(
+            f"UPDATE outbox SET status = ?, updated_at = ?{sets} "  # noqa: S608
+            f"WHERE id = ? AND status IN ({_marks(len(wanted))})",
+            (to_status, self._clock(), *(fields[c] for c in cols), entry_id, *wanted),
+        )
+        return changed > 0
+
+    async def claim(self, entry_id: int) -> bool:
+        """'pending' -> 'sent' and count an attempt; True if this caller may now send it."""
+        return await self.transition(entry_id, "pending", "sent", add_attempt=True)
+
+    async def list_by_status(
+        self, statuses: str | Iterable[str], *, link_id: int | None = None, limit: int | None = None
+    ) -> list[OutboxEntry]:
+        """Entries in ``statuses``, oldest first."""
+        wanted = _statuses(statuses, OUTBOX_STATUSES, "outbox status")
+        sql = f"SELECT * FROM outbox WHERE status IN ({_marks(len(wanted))})"  # noqa: S608
+        params: list[Any] = list(wanted)
+        if link_id is not None:
+            sql += " AND link_id = ?"
+            params.append(link_id)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [from_row(OutboxEntry, r) for r in await self._db.fetchall(sql, params)]
+
+
+    async def list_since(
+        self, link_id: int, since: float, statuses: str | Iterable[str]
+    ) -> list[OutboxEntry]:
+        """The link's entries created at or after ``since`` in ``statuses``, oldest first."""
+        wanted = _statuses(statuses, OUTBOX_STATUSES, "outbox status")
+        rows = await self._db.fetchall(
+            f"SELECT * FROM outbox WHERE link_id = ? AND created_at >= ? "  # noqa: S608
+            f"AND status IN ({_marks(len(wanted))}) ORDER BY id",
+            (link_id, since, *wanted),
+        )
+        return [from_row(OutboxEntry, r) for r in rows]
+
+
+# ============================================================================================ audit
+
+
+class AuditRepo(_Repo):
+    async def add(
+        self,
+        *,
+        guild_id: int,
+        source: str,
+        action_summary: str,
+        outcome: str,
+        link_id: int | None = None,
+        actor_id: int | None = None,
+        detail: str | None = None,
+    ) -> int:
+        """Append an audit line. ``outcome``: applied, refused, failed, uncertain, cancelled, linked,
+        unlinked, ... Returns its id."""
+        _, entry_id = await self._db.execute(
+            "INSERT INTO audit (guild_id, link_id, actor_id, source, action_summary, outcome, detail, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (guild_id, link_id, actor_id, source, action_summary, outcome, detail, self._clock()),
+        )
+        assert entry_id is not None
+        return entry_id
+
+    async def list_for_link(self, link_id: int, limit: int = 20) -> list[AuditEntry]:
+        """The link's audit lines, newest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM audit WHERE link_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", (link_id, limit)
+        )
+        return [from_row(AuditEntry, r) for r in rows]
+
+    async def list_for_guild(self, guild_id: int, limit: int = 20) -> list[AuditEntry]:
+        """The server's audit lines, newest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM audit WHERE guild_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", (guild_id, limit)
+        )
+        return [from_row(AuditEntry, r) for r in rows]

@@ -1,0 +1,62 @@
+"""The store facade: one object holding the database and every repository."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from .db import Database
+from .repos import (
+    AuditRepo,
+    BallotRepo,
+    Clock,
+    GuildSettingsRepo,
+    LinkRepo,
+    OutboxRepo,
+    TrustRepo,
+    VoteRepo,
+)
+
+__all__ = ["Store"]
+
+
+class Store:
+    """``store.settings``, ``.links``, ``.trust``, ``.votes``, ``.ballots``, ``.outbox``, ``.audit``.
+
+    ``clock`` returns epoch seconds; it stamps created_at / updated_at (inject simcord's virtual time).
+    """
+
+    def __init__(self, db: Database, clock: Clock = time.time) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = GuildSettingsRepo(db, clock)
+        self.links = LinkRepo(db, clock)
+        self.trust = TrustRepo(db, clock)
+        self.votes = VoteRepo(db, clock)
+        self.ballots = BallotRepo(db, clock)
+        self.outbox = OutboxRepo(db, clock)
+        self.audit = AuditRepo(db, clock)
+
+    @classmethod
+    async def open(cls, path: Path | str, clock: Clock = time.time) -> Store:
+        """Open and migrate the database at ``path`` (``":memory:"`` for tests)."""
+        return cls(await Database.open(path), clock)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Group several repository calls into one transaction (all or nothing)."""
+        async with self.db.transaction() as conn:
+            yield conn

@@ -1,0 +1,100 @@
+"""Shared helpers for the Chastify client tests (fake time, a recording MockTransport, bodies)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bot.chastify import ChastifyClient
+
+TOKEN = "dev-token-alice"
+OTHER_TOKEN = "dev-token-bob"
+EXT_KEY = "ext-dev-key"
+LOCK_ID = "0123456789abcdef01234567"
+OTHER_LOCK_ID = "fedcba9876543210fedcba98"
+START = 1_767_225_600.0
+
+ClientFactory = Callable[..., ChastifyClient]
+
+
+class FakeTime:
+    """One fake clock (epoch-like seconds) for the client, its limiter and the stand-in; ``sleep`` advances
+    it and records each delay."""
+
+    def __init__(self, start: float = START) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[float], None] | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
+        await asyncio.sleep(0)
+
+
+class Recorder:
+    """An httpx.MockTransport that records requests and answers from a script of handlers/responses."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.requests: list[httpx.Request] = []
+        self.answers = list(answers)
+        self.transport = httpx.MockTransport(self._handle)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            answer = answer(request)
+            if asyncio.iscoroutine(answer):
+                answer = await answer
+        assert isinstance(answer, httpx.Response)
+        return answer
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.content) if r.content else None for r in self.requests]
+
+
+def session_body(lock_id: str = LOCK_ID, **lock_data: Any) -> dict[str, Any]:
+    return {
+        "lock": {"_id": lock_id},
+        "role": "wearer",
+        "scopes": ["locks:read", "locks:write"],
+        "lockData": {"frozen": False, "timeRemainingSeconds": 3600, **lock_data},
+    }
+
+
+def ok(body: Any = None, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
+    if body is None:
+        return httpx.Response(status, headers=headers)
+    return httpx.Response(status, json=body, headers=headers)
+
+
+SECRETS = (TOKEN, OTHER_TOKEN, EXT_KEY)
+
+
+def assert_secret_free(err: BaseException, secrets: tuple[str, ...] = SECRETS, _depth: int = 0) -> None:
+    """No secret in the exception's str/repr/args/notes/attributes, nor in its cause/context chain."""
+    texts = [str(err), repr(err), repr(err.args), repr(getattr(err, "__notes__", None))]
+    texts += [repr(v) for v in vars(err).values()] if hasattr(err, "__dict__") else []
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, f"secret leaked via {type(err).__name__}: {text[:200]}"
+    for linked in (err.__cause__, err.__context__):
+        if linked is not None and _depth < 5:
+            assert_secret_free(linked, secrets, _depth + 1)

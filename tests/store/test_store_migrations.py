@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import os
+import stat
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.store import Database, Migration, Store, StoreError, load_migrations
+from bot.store import db as db_module
+
+TABLES = {"guild_settings", "links", "trust", "votes", "ballots", "outbox", "audit"}
+INDEXES = {
+    "votes_open_by_deadline",
+    "votes_by_link_status",
+    "votes_by_proposer",
+    "outbox_by_status",
+    "audit_by_link",
+    "audit_by_guild",
+}
+
+
+def migration_files() -> list[str]:
+    folder = resources.files("bot.store").joinpath("migrations")
+    return sorted(e.name for e in folder.iterdir() if e.name.endswith(".sql"))
+
+
+async def test_migrates_from_empty_to_latest() -> None:
+    db = await Database.open(":memory:")
+    try:
+        assert await db.user_version() == len(migration_files()) == len(load_migrations())
+        rows = await db.fetchall("SELECT type, name FROM sqlite_master")
+        tables = {r["name"] for r in rows if r["type"] == "table"}
+        indexes = {r["name"] for r in rows if r["type"] == "index"}
+        assert tables >= TABLES
+        assert indexes >= INDEXES
+    finally:
+        await db.close()
+
+
+async def test_reopen_keeps_data_and_does_not_rerun(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with await Store.open(path) as store:
+        await store.audit.add(guild_id=1, source="test", action_summary="hello", outcome="applied")
+    async with await Store.open(path) as store:
+        assert await store.db.user_version() == len(migration_files())
+        assert [e.action_summary for e in await store.audit.list_for_guild(1)] == ["hello"]
+
+
+async def test_pragmas(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "bot.db") as db:
+        assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
+        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1
+        assert (await db.fetchone("PRAGMA busy_timeout"))[0] == 5000
+        assert (await db.fetchone("PRAGMA synchronous"))[0] == 1  # NORMAL
+
+
+async def test_database_file_is_created_private(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "bot.db"
+    async with await Database.open(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for side in path.parent.iterdir():
+        assert stat.S_IMODE(side.stat().st_mode) & 0o077 == 0, side
+
+
+async def test_existing_database_file_with_wide_mode_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    path.touch()
+    os.chmod(path, 0o644)
+    async with await Database.open(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute("PRAGMA user_version = 99")
+        await conn.commit()
+    with pytest.raises(StoreError, match="schema version 99"):
+        await Database.open(path)
+
+
+async def test_failed_migration_rolls_back_completely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bot.db"
+    real = load_migrations()
+    async with await Database.open(path):
+        pass
+    bad = Migration(
+        len(real) + 1,
+        f"{len(real) + 1:03d}_broken.sql",
+        "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+    )
+    monkeypatch.setattr(db_module, "load_migrations", lambda: [*real, bad])
+    with pytest.raises(StoreError, match="broken"):
+        await Database.open(path)
+    monkeypatch.undo()
+    async with await Database.open(path) as db:
+        assert await db.user_version() == len(real)
+        assert await db.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'half_done'") is None
+
+
+def test_migration_files_are_numbered_without_gaps() -> None:
+    names = migration_files()
+    assert names, "no migration files found (package data missing?)"
+    for i, name in enumerate(names, start=1):
+        assert name.startswith(f"{i:03d}_"), name
