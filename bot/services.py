@@ -1,0 +1,368 @@
+"""Services the cogs call: linking, who may act, direct actions, owner limits and the safeword.
+
+Cogs turn Discord objects into :class:`Member` and :class:`Place` and render what comes back;
+every rule lives here or below (``bot.policy``, ``bot.votes``, ``bot.outbox``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.actions import Action, ActionKind, log_description, log_title
+from bot.chastify import (
+    ActionLimiter,
+    ChastifyClient,
+    ChastifyError,
+    ChastifyUnavailable,
+    CustomLog,
+    InsufficientScope,
+    LockGone,
+    LockMismatch,
+    RateLimited,
+    Session,
+    TokenError,
+    limiter_key,
+)
+from bot.clock import Clock
+from bot.config import Settings
+from bot.durations import format_duration
+from bot.errors import NotAllowed, NotLinked, Refused, UserError
+from bot.outbox import Outbox, SendResult
+from bot.policy import OwnerLimits, check
+from bot.store import Store
+from bot.store.models import AuditEntry, Link, TrustEntry
+from bot.vault import Vault, VaultError, normalize_token
+
+log = logging.getLogger("bot.services")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A Discord member as the core sees one."""
+
+    id: int
+    name: str
+    role_ids: frozenset[int] = frozenset()
+    manage_guild: bool = False
+    is_bot: bool = False
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Place:
+    guild_id: int
+    guild_name: str
+    channel_id: int | None = None
+    channel_name: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    link: Link
+    session: Session
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class StatusView:
+    link: Link
+    session: Session | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class GuildRules:
+    """A server's vote settings with the config's defaults filled in."""
+
+    channel_id: int | None
+    voter_role_id: int | None
+    window_seconds: int
+    quorum: int
+    majority: float
+    instant_pass: int
+    proposal_cooldown_seconds: int
+    max_open_per_lock: int
+    min_account_age_days: int
+
+
+@dataclass
+class Hooks:
+    """Callbacks into the Discord side, set by the cogs (the core never imports discord)."""
+
+    # (link, message): tell the owner something important (uncertain action, broken token, lock ended)
+    tell_owner: Callable[[Link, str], Awaitable[None]] | None = None
+    # (link, reason): the link's open votes/boards were cancelled (safeword, unlink, lock gone)
+    votes_cancelled: Callable[[Link, list[int], str], Awaitable[None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def chastify_problem(err: ChastifyError) -> str:
+    """A member-facing explanation of a Chastify error, saying what to do."""
+    if isinstance(err, TokenError):
+        return (f"Chastify rejected the token ({err.code}). Create a new DEV token in Chastify's "
+                "Developer API page and run `/chastify link` again.")
+    if isinstance(err, InsufficientScope):
+        return "The token lacks a scope the bot needs (it must be allowed to read and write the lock)."
+    if isinstance(err, LockMismatch):
+        return "Chastify now reports a different active lock than the linked one; the owner should link again."
+    if isinstance(err, LockGone):
+        return "There is no active lock for this token (the lock has ended). Link again when a new lock starts."
+    if isinstance(err, RateLimited):
+        return f"Chastify is rate limiting; try again in {format_duration(max(1, int(err.retry_after or 1)))}."
+    if isinstance(err, ChastifyUnavailable):
+        return "Chastify could not be reached just now; nothing was changed. Try again in a minute."
+    return f"Chastify answered with an error ({err.code}); nothing was changed."
+
+
+class Core:
+    """Everything the cogs need, built once per process by ``bot.app``."""
+
+    def __init__(self, *, settings: Settings, store: Store, vault: Vault, client: ChastifyClient,
+                 limiter: ActionLimiter, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.vault = vault
+        self.client = client
+        self.limiter = limiter
+        self.clock = clock
+        self.outbox = Outbox(store, client, vault, clock)
+        self.hooks = Hooks()
+        self.outbox.on_link_gone = self._on_link_gone
+
+    # ------------------------------------------------------------------ links
+    async def link(self, place: Place, owner: Member, raw_token: str) -> LinkResult:
+        try:
+            token = normalize_token(raw_token)
+        except ValueError as err:
+            raise UserError(f"That token was not accepted: {err}. Nothing was saved.") from None
+        api = self.client.dev(token)
+        try:
+            session = await api.session()
+        except ChastifyError as err:
+            await self.store.audit.add(guild_id=place.guild_id, source="link", actor_id=owner.id,
+                                       action_summary="link", outcome="refused", detail=err.code)
+            raise UserError(f"Could not link: {chastify_problem(err)} Nothing was saved.") from None
+        old = await self.store.links.get(place.guild_id, owner.id)
+        link = await self.store.links.upsert(
+            guild_id=place.guild_id, owner_id=owner.id, token_ciphertext=self.vault.encrypt(token),
+            lock_id=session.lock_id, role=session.role or "wearer", title=session.lock_data.lock_title)
+        if old is not None and old.lock_id != link.lock_id:
+            ids = await self.store.votes.cancel_open_for_link(link.id, "the owner linked another lock")
+            await self._notify_cancelled(link, ids, "the owner linked another lock")
+        await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="link",
+                                   action_summary="link", outcome="linked",
+                                   detail="relinked" if old else None)
+        log.info("lock linked", extra={"guild": place.guild_id, "lock": link.lock_id, "outcome": "linked"})
+        return LinkResult(link, session, replaced=old is not None)
+
+    async def unlink(self, place: Place, actor: Member, owner_id: int) -> tuple[Link, list[int]]:
+        link = await self.store.links.get(place.guild_id, owner_id)
+        if link is None:
+            raise NotLinked("That member has no lock linked in this server." if owner_id != actor.id
+                            else "You have no lock linked in this server.")
+        if owner_id != actor.id and not actor.manage_guild:
+            raise NotAllowed("Only the lock's owner, or someone with Manage Server, can unlink it.")
+        reason = "the lock was unlinked"
+        await self.outbox.cancel_pending(link.id, reason)
+        ids = await self.store.votes.cancel_open_for_link(link.id, reason)
+        await self.store.links.delete(link.id)
+        await self.store.audit.add(guild_id=place.guild_id, link_id=None, actor_id=actor.id, source="link",
+                                   action_summary=f"unlink lock {link.lock_id}", outcome="unlinked")
+        await self._notify_cancelled(link, ids, reason)
+        return link, ids
+
+    async def links(self, guild_id: int) -> list[Link]:
+        return await self.store.links.list_for_guild(guild_id)
+
+    async def resolve(self, guild_id: int, lock: str | None) -> Link:
+        """The link named by a ``lock`` option (a link id, as autocomplete gives), or the only one."""
+        links = await self.store.links.list_for_guild(guild_id)
+        if not links:
+            raise NotLinked("No lock is linked in this server yet. The lock's owner can run `/chastify link`.")
+        if lock is None or not lock.strip():
+            if len(links) == 1:
+                return links[0]
+            raise UserError(f"{len(links)} locks are linked here: pick one with the `lock` option.")
+        for link in links:
+            if str(link.id) == lock.strip() or link.lock_id == lock.strip():
+                return link
+        matches = [link for link in links if link.title and link.title.lower() == lock.strip().lower()]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotLinked("That lock is not linked in this server. Pick one from the list the `lock` option offers.")
+
+    async def owned_link(self, guild_id: int, owner: Member) -> Link:
+        link = await self.store.links.get(guild_id, owner.id)
+        if link is None:
+            raise NotLinked("You have no lock linked in this server. Link one with `/chastify link`.")
+        return link
+
+    async def status(self, link: Link) -> StatusView:
+        if link.state == "ended":
+            return StatusView(link, None, "This lock has ended.")
+        if link.state == "broken":
+            return StatusView(link, None, "The owner's token no longer works; the owner must link again.")
+        try:
+            api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+            session = await api.session()
+        except VaultError:
+            return StatusView(link, None, "The stored token cannot be decrypted (the bot's key changed).")
+        except ChastifyError as err:
+            await self._classify_failure(link, err)
+            return StatusView(link, None, chastify_problem(err))
+        if session.lock_data.lock_title and session.lock_data.lock_title != link.title:
+            await self.store.links.set_title(link.id, session.lock_data.lock_title)
+        return StatusView(link, session)
+
+    async def vote_rules(self, guild_id: int) -> GuildRules:
+        g = await self.store.settings.get(guild_id)
+        d = self.settings.votes
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        return GuildRules(
+            channel_id=g.vote_channel_id, voter_role_id=g.voter_role_id,
+            window_seconds=pick(g.window_seconds, d.window_seconds), quorum=pick(g.quorum, d.quorum),
+            majority=pick(g.majority, d.majority), instant_pass=pick(g.instant_pass, d.instant_pass),
+            proposal_cooldown_seconds=pick(g.proposal_cooldown_seconds, d.proposal_cooldown_seconds),
+            max_open_per_lock=pick(g.max_open_per_lock, d.max_open_per_lock),
+            min_account_age_days=pick(g.min_account_age_days, d.min_account_age_days))
+
+    # ------------------------------------------------------------------ trust
+    async def trust(self, link: Link, kind: Literal["role", "member"], target_id: int) -> bool:
+        return await self.store.trust.add(link.id, kind, target_id)
+
+    async def untrust(self, link: Link, kind: Literal["role", "member"], target_id: int) -> bool:
+        return await self.store.trust.remove(link.id, kind, target_id)
+
+    async def trusted(self, link: Link) -> list[TrustEntry]:
+        return await self.store.trust.list(link.id)
+
+    async def may_act(self, link: Link, member: Member) -> bool:
+        return member.id == link.owner_id or await self.store.trust.is_trusted(link.id, member.id, member.role_ids)
+
+    async def may_read_history(self, link: Link, member: Member) -> bool:
+        return member.manage_guild or await self.may_act(link, member)
+
+    # ------------------------------------------------------------------ limits and safeword
+    def limits_of(self, link: Link) -> OwnerLimits:
+        defaults = self.settings.limits
+        base = OwnerLimits(
+            max_add_per_action=defaults.max_add_per_action, max_add_per_day=defaults.max_add_per_day,
+            max_freeze=defaults.max_freeze, max_pillory=defaults.max_pillory,
+            min_vote_quorum=defaults.min_vote_quorum)
+        stored = link.limits()
+        return base.model_copy(update=OwnerLimits.model_validate(stored).model_dump(exclude_unset=True)) \
+            if stored else base
+
+    async def set_limits(self, link: Link, limits: OwnerLimits) -> OwnerLimits:
+        await self.store.links.set_limits(link.id, limits.model_dump_json())
+        return limits
+
+    async def safeword(self, place: Place, owner: Member) -> tuple[Link, int, list[int]]:
+        """Pause at once: nobody can act, open votes and boards are cancelled, unsent actions are cancelled."""
+        link = await self.owned_link(place.guild_id, owner)
+        await self.store.links.set_state(link.id, "paused")
+        cancelled_actions = await self.outbox.cancel_pending(link.id, "the owner used the safeword")
+        ids = await self.store.votes.cancel_open_for_link(link.id, "the owner used the safeword")
+        await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="safeword",
+                                   action_summary="safeword", outcome="paused",
+                                   detail=f"{len(ids)} votes and {cancelled_actions} queued actions cancelled")
+        await self._notify_cancelled(link, ids, "the owner used the safeword")
+        try:
+            api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+            await api.custom_log(CustomLog(
+                title="Discord: paused by the owner", role="extension",
+                description=f"The owner paused the Discord server {place.guild_name}'s access to this lock."))
+        except (ChastifyError, VaultError, ValueError):
+            log.warning("safeword log not written", extra={"guild": place.guild_id, "lock": link.lock_id})
+        return link, cancelled_actions, ids
+
+    async def resume(self, place: Place, owner: Member) -> Link:
+        link = await self.owned_link(place.guild_id, owner)
+        if link.state != "paused":
+            raise UserError(f"Your lock is not paused (it is {link.state}).")
+        await self.store.links.set_state(link.id, "active", expected="paused")
+        await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="safeword",
+                                   action_summary="resume", outcome="resumed")
+        return link
+
+    # ------------------------------------------------------------------ acting
+    async def precheck(self, place: Place, actor: Member, link: Link, action: Action) -> None:
+        """Every check a direct action must pass, without sending anything (raises the refusal)."""
+        if not await self.may_act(link, actor):
+            await self._refusal(place, link, actor, action, "not the owner and not trusted")
+            raise NotAllowed("Only the lock's owner and the people they trust can act on this lock. "
+                             "The owner can trust you with `/chastify trust`.")
+        await self.gate(place, link, action, source="direct", actor=actor)
+        self._check_rate(link)
+
+    async def act(self, place: Place, actor: Member, link: Link, action: Action, *,
+                  reason: str | None = None) -> SendResult:
+        """A direct action by the owner or a trusted member: checked, recorded, sent once, logged."""
+        await self.precheck(place, actor, link, action)
+        title = log_title(action, source="direct", actor=actor.name)
+        return await self.outbox.submit(
+            link=link, source="direct", action=action, log_title=title,
+            log_description=log_description(guild_name=place.guild_name, channel_name=place.channel_name,
+                                            reason=reason),
+            key=f"direct:{uuid.uuid4().hex}", actor_id=actor.id, reason=reason)
+
+    async def gate(self, place: Place, link: Link, action: Action, *, source: Literal["direct", "vote", "board"],
+                   actor: Member | None = None) -> None:
+        """The policy gate; raises Refused (and audits it) when the owner's rules say no."""
+        fresh = await self.store.links.get_by_id(link.id) or link
+        decision = check(action, source=source, state=fresh.state, limits=self.limits_of(fresh),
+                         added_last_24h=await self.outbox.added_last_24h(link.id))
+        if not decision.allowed:
+            await self._refusal(place, fresh, actor, action, decision.reason, source=source)
+            raise Refused(decision.reason, limit=decision.limit)
+
+    def _check_rate(self, link: Link, needed: int = 2) -> None:
+        """Each action is one Chastify call plus one custom log: refuse rather than queue when the lock's
+        per-minute budget is spent."""
+        key = limiter_key(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+        if self.limiter.remaining(key) < needed:
+            wait = max(1, int(self.limiter.wait_time(key) + 0.999))
+            raise Refused(f"This lock has used its Chastify budget of {self.limiter.per_minute} actions a minute. "
+                          f"Try again in {format_duration(wait)}.", limit="rate")
+
+    async def history(self, link: Link, limit: int = 15) -> list[AuditEntry]:
+        return await self.store.audit.list_for_link(link.id, limit)
+
+    # ------------------------------------------------------------------ internals
+    async def _refusal(self, place: Place, link: Link, actor: Member | None, action: Action, why: str, *,
+                       source: str = "direct") -> None:
+        await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=actor.id if actor else None,
+                                   source=source, action_summary=action.summary(), outcome="refused", detail=why)
+        log.info("action refused", extra={"guild": place.guild_id, "lock": link.lock_id, "outcome": "refused"})
+
+    async def _classify_failure(self, link: Link, err: ChastifyError) -> None:
+        if isinstance(err, TokenError):
+            await self._on_link_gone(link, "broken", "The owner's Chastify token was rejected.")
+        elif isinstance(err, LockGone):
+            await self._on_link_gone(link, "ended", "This lock has ended on Chastify.")
+
+    async def _on_link_gone(self, link: Link, state: Literal["ended", "broken"], message: str) -> None:
+        if not await self.store.links.set_state(link.id, state, expected=("active", "paused")):
+            return  # already marked: say it once
+        await self.outbox.cancel_pending(link.id, message)
+        ids = await self.store.votes.cancel_open_for_link(link.id, message)
+        await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=None, source="chastify",
+                                   action_summary=f"link {state}", outcome=state, detail=message)
+        await self._notify_cancelled(link, ids, message)
+        if self.hooks.tell_owner is not None:
+            await self.hooks.tell_owner(link, message + (" The owner must run `/chastify link` again."
+                                                         if state == "broken" else ""))
+
+    async def _notify_cancelled(self, link: Link, ids: list[int], reason: str) -> None:
+        if ids and self.hooks.votes_cancelled is not None:
+            await self.hooks.votes_cancelled(link, ids, reason)
+
+
+ACTION_KINDS_DIRECT = list(ActionKind)

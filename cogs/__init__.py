@@ -1,0 +1,1 @@
+"""Thin Discord glue: slash commands, modals, reaction listeners and embeds. Every rule lives in ``bot/``."""

@@ -1,0 +1,71 @@
+"""The one central error handler for application commands (and modals): maps each error type to a member
+message, answers ephemerally, falls back to a followup when the response is done and to the channel when
+the interaction expired."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import discord
+from discord import app_commands
+
+from bot.chastify import ChastifyError
+from bot.durations import DurationError
+from bot.errors import UserError
+from bot.services import chastify_problem
+from bot.text import TextError
+
+log = logging.getLogger("cogs.errors")
+NONE = discord.AllowedMentions.none()
+
+
+def message_for(error: BaseException) -> tuple[str, bool]:
+    """(text, expected): expected errors are refusals; unexpected ones are logged with an id."""
+    if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError) and error.__cause__:
+        error = error.__cause__
+    if isinstance(error, UserError | DurationError | TextError):
+        return str(error), True
+    if isinstance(error, ChastifyError):
+        return chastify_problem(error), True
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works only in a server.", True
+    if isinstance(error, app_commands.MissingPermissions):
+        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return f"You need the {perms} permission for this.", True
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f}s.", True
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You may not use this command here.", True
+    return "", False
+
+
+async def report(interaction: discord.Interaction, error: BaseException) -> None:
+    text, expected = message_for(error)
+    if not expected:
+        ref = uuid.uuid4().hex[:8]
+        log.error("unexpected error %s in %s", ref, interaction.command.qualified_name if interaction.command
+                  else "interaction", exc_info=error)
+        text = f"Something went wrong on our side (error `{ref}`). Nothing else was changed; try again later."
+    text = "⛔ " + text
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NONE)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NONE)
+    except discord.NotFound:
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            await channel.send(f"{interaction.user.mention} {text}",
+                               allowed_mentions=discord.AllowedMentions(users=[interaction.user]))
+
+
+def install_error_handler(tree: app_commands.CommandTree[discord.Client]) -> None:
+    async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        command = interaction.command
+        if command is not None and getattr(command, "on_error", None) is not None \
+                and getattr(command, "_has_local_handler", False):
+            return
+        await report(interaction, error)
+
+    tree.on_error = on_error  # type: ignore[method-assign]

@@ -1,0 +1,319 @@
+"""/chastify: link, unlink, status, trust, settings, history, limits, safeword, resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import ChastifyBot
+from bot.durations import DurationError, format_duration, parse_duration
+from bot.errors import NotAllowed, UserError
+from bot.policy import OwnerLimits
+from bot.services import Core
+from cogs._errors import report
+from cogs._ui import (
+    INFO,
+    NONE,
+    OK,
+    WARN,
+    core_of,
+    lock_autocomplete,
+    member_of,
+    owner_name,
+    place_of,
+    status_embed,
+    timestamp,
+)
+
+TOKEN_FIELD = "dev_token"  # noqa: S105 - the modal field id, not a secret
+
+
+class LinkModal(discord.ui.Modal, title="Link your Chastify lock"):
+    token: discord.ui.TextInput[LinkModal] = discord.ui.TextInput(
+        label="Chastify DEV token", custom_id=TOKEN_FIELD, style=discord.TextStyle.short,
+        placeholder="Paste the DEV token from Chastify > Developer API", min_length=1, max_length=600)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        core = core_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await core.link(place_of(interaction), member_of(interaction), self.token.value)
+        data = result.session.lock_data
+        title = discord.utils.escape_markdown(data.lock_title or "your lock")
+        verb = "Re-linked" if result.replaced else "Linked"
+        lines = [f"{verb} **{title}** as **{result.session.role or 'wearer'}**."]
+        if data.time_remaining_seconds is not None:
+            lines.append(f"Time remaining: {format_duration(data.time_remaining_seconds)}.")
+        lines.append("Your token is stored encrypted and will never be shown again. "
+                     "Trust people with `/chastify trust`, set your limits with `/chastify limits`.")
+        await interaction.followup.send("\n".join(lines), ephemeral=True, allowed_mentions=NONE)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report(interaction, error)
+
+
+def require_manage_guild(interaction: discord.Interaction) -> None:
+    if not interaction.permissions.manage_guild:
+        raise NotAllowed("You need the Manage Server permission for this.")
+
+
+@app_commands.guild_only()
+class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="Link and manage Chastify locks"):
+    def __init__(self, bot: ChastifyBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @property
+    def core(self) -> Core:
+        return self.bot.core
+
+    # ---------------------------------------------------------------- link / unlink
+    @app_commands.command(name="link", description="Link your active Chastify lock with your DEV token")
+    async def link(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(LinkModal())
+
+    @app_commands.command(name="unlink", description="Remove a lock's link and its stored token")
+    @app_commands.describe(member="Whose lock to unlink (needs Manage Server); yours if left out")
+    async def unlink(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
+        owner_id = member.id if member else interaction.user.id
+        link, cancelled = await self.core.unlink(place_of(interaction), member_of(interaction), owner_id)
+        text = f"Unlinked **{discord.utils.escape_markdown(link.title or 'the lock')}**; its token was deleted."
+        if cancelled:
+            text += f" {len(cancelled)} open vote(s) were cancelled."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NONE)
+
+    # ---------------------------------------------------------------- status / history
+    @app_commands.command(name="status", description="Show a linked lock")
+    @app_commands.describe(lock="Which lock (only needed when several are linked)")
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def status(self, interaction: discord.Interaction, lock: str | None = None) -> None:
+        assert interaction.guild is not None
+        link = await self.core.resolve(interaction.guild.id, lock)
+        await interaction.response.defer(thinking=True)
+        view = await self.core.status(link)
+        open_votes = await self.core.store.votes.count_open_for_link(link.id)
+        await interaction.followup.send(embed=status_embed(view, interaction.guild, open_votes=open_votes),
+                                        allowed_mentions=NONE)
+
+    @app_commands.command(name="history", description="The last actions taken or refused on a lock")
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def history(self, interaction: discord.Interaction, lock: str | None = None) -> None:
+        assert interaction.guild is not None
+        link = await self.core.resolve(interaction.guild.id, lock)
+        if not await self.core.may_read_history(link, member_of(interaction)):
+            raise NotAllowed("Only the owner, people they trust and members with Manage Server can read the "
+                             "history of this lock.")
+        entries = await self.core.history(link)
+        embed = discord.Embed(title=f"History of {link.title or 'the lock'}", colour=INFO)
+        if not entries:
+            embed.description = "Nothing yet."
+        icons = {"applied": "✅", "refused": "⛔", "failed": "❌", "uncertain": "❓", "cancelled": "🚫"}
+        lines = []
+        for e in entries:
+            who = f"<@{e.actor_id}>" if e.actor_id else e.source
+            line = f"{icons.get(e.outcome, '•')} {timestamp(e.created_at)} **{e.action_summary}** · {e.outcome} · {who}"
+            if e.detail:
+                line += f"\n  ↳ {discord.utils.escape_markdown(e.detail)[:150]}"
+            lines.append(line)
+        if lines:
+            embed.description = "\n".join(lines)[:4000]
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
+
+    # ---------------------------------------------------------------- trust
+    @app_commands.command(name="trust", description="Let a member or role act on your lock with /lock and /task")
+    async def trust(self, interaction: discord.Interaction, who: discord.Member | discord.Role) -> None:
+        assert interaction.guild is not None
+        link = await self.core.owned_link(interaction.guild.id, member_of(interaction))
+        if isinstance(who, discord.Member) and who.bot:
+            raise UserError("Bots cannot be trusted.")
+        if isinstance(who, discord.Role) and who.is_default():
+            raise UserError("Trusting @everyone would let anyone act on your lock; pick a role or a member.")
+        kind = "role" if isinstance(who, discord.Role) else "member"
+        added = await self.core.trust(link, kind, who.id)
+        text = f"{who.mention} {'can now' if added else 'could already'} act on your lock."
+        await interaction.response.send_message(text + await self._trusted_text(link.id), ephemeral=True,
+                                                allowed_mentions=NONE)
+
+    @app_commands.command(name="untrust", description="Stop a member or role acting on your lock")
+    async def untrust(self, interaction: discord.Interaction, who: discord.Member | discord.Role) -> None:
+        assert interaction.guild is not None
+        link = await self.core.owned_link(interaction.guild.id, member_of(interaction))
+        kind = "role" if isinstance(who, discord.Role) else "member"
+        removed = await self.core.untrust(link, kind, who.id)
+        text = f"{who.mention} {'can no longer' if removed else 'was not trusted and cannot'} act on your lock."
+        await interaction.response.send_message(text + await self._trusted_text(link.id), ephemeral=True,
+                                                allowed_mentions=NONE)
+
+    async def _trusted_text(self, link_id: int) -> str:
+        entries = await self.core.store.trust.list(link_id)
+        if not entries:
+            return "\nNobody else is trusted."
+        names = [f"<@&{e.target_id}>" if e.kind == "role" else f"<@{e.target_id}>" for e in entries]
+        return "\nTrusted: " + ", ".join(names)
+
+    # ---------------------------------------------------------------- settings (Manage Server)
+    @app_commands.command(name="settings", description="Server vote settings (Manage Server); no options shows them")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.describe(
+        vote_channel="Where votes are posted", voter_role="Only members with this role may vote",
+        window="How long votes stay open, e.g. 1h", quorum="Least votes for a decision",
+        majority="Share of for-votes that must be exceeded, 50-99 (%)",
+        instant_pass="Pass at once at this many for-votes (0 = off)",  # noqa: S106
+        cooldown="Time between one member's proposals",
+        max_open="Open votes allowed per lock", min_account_age="Least account age of voters, in days",
+        reset="Forget all settings and use the bot's defaults")
+    async def settings(self, interaction: discord.Interaction, vote_channel: discord.TextChannel | None = None,
+                       voter_role: discord.Role | None = None, window: str | None = None,
+                       quorum: app_commands.Range[int, 1, 1000] | None = None,
+                       majority: app_commands.Range[int, 50, 99] | None = None,
+                       instant_pass: app_commands.Range[int, 0, 1000] | None = None,
+                       cooldown: str | None = None, max_open: app_commands.Range[int, 1, 25] | None = None,
+                       min_account_age: app_commands.Range[int, 0, 3650] | None = None,
+                       reset: bool = False) -> None:
+        require_manage_guild(interaction)
+        assert interaction.guild is not None
+        gid = interaction.guild.id
+        changes: dict[str, Any] = {}
+        try:
+            if window is not None:
+                changes["window_seconds"] = parse_duration(window, minimum=60, maximum=7 * 86400)
+            if cooldown is not None:
+                changes["proposal_cooldown_seconds"] = parse_duration(cooldown, maximum=7 * 86400) \
+                    if cooldown.strip() not in ("0", "off") else 0
+        except DurationError as err:
+            raise UserError(f"Nothing was changed. {err}") from None
+        if vote_channel is not None:
+            changes["vote_channel_id"] = vote_channel.id
+        if voter_role is not None:
+            changes["voter_role_id"] = None if voter_role.is_default() else voter_role.id
+        for key, value in (("quorum", quorum), ("instant_pass", instant_pass), ("max_open_per_lock", max_open),
+                           ("min_account_age_days", min_account_age)):
+            if value is not None:
+                changes[key] = value
+        if majority is not None:
+            changes["majority"] = majority / 100
+        if reset:
+            await self.core.store.settings.reset(gid)
+        if changes:
+            await self.core.store.settings.update(gid, **changes)
+        rules = await self.core.vote_rules(gid)
+        embed = discord.Embed(title="Vote settings" + (" (updated)" if changes or reset else ""), colour=OK)
+        embed.add_field(name="Vote channel", value=f"<#{rules.channel_id}>" if rules.channel_id else "where asked")
+        embed.add_field(name="Voter role", value=f"<@&{rules.voter_role_id}>" if rules.voter_role_id else "everyone")
+        embed.add_field(name="Window", value=format_duration(rules.window_seconds))
+        embed.add_field(name="Quorum", value=str(rules.quorum))
+        embed.add_field(name="Majority", value=f"more than {rules.majority:.0%}")
+        embed.add_field(name="Instant pass", value=str(rules.instant_pass or "off"))
+        embed.add_field(name="Proposal cooldown", value=format_duration(rules.proposal_cooldown_seconds))
+        embed.add_field(name="Open votes per lock", value=str(rules.max_open_per_lock))
+        embed.add_field(name="Least account age", value=f"{rules.min_account_age_days} days")
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
+
+    # ---------------------------------------------------------------- the owner's limits and safeword
+    @app_commands.command(name="limits", description="Your limits for your lock (only you see this)")
+    @app_commands.describe(
+        max_add="Most time one action may add, e.g. 1h", max_add_per_day="Most time added per 24 h, e.g. 4h",
+        max_freeze="Longest freeze", max_pillory="Longest pillory", min_quorum="Least quorum for votes on your lock",
+        votes="Which actions votes and boards may take", trusted="Which actions trusted people may take",
+        owner_votes="Whether your own reactions count in votes")
+    @app_commands.choices(
+        votes=[app_commands.Choice(name=n, value=n) for n in ("time only", "time and freeze", "all but tasks", "all",
+                                                               "none")],
+        trusted=[app_commands.Choice(name=n, value=n) for n in ("time only", "time and freeze", "all but tasks",
+                                                                 "all", "none")])
+    async def limits(self, interaction: discord.Interaction, max_add: str | None = None,
+                     max_add_per_day: str | None = None, max_freeze: str | None = None,
+                     max_pillory: str | None = None, min_quorum: app_commands.Range[int, 1, 1000] | None = None,
+                     votes: str | None = None, trusted: str | None = None, owner_votes: bool | None = None) -> None:
+        assert interaction.guild is not None
+        link = await self.core.owned_link(interaction.guild.id, member_of(interaction))
+        current = self.core.limits_of(link)
+        update: dict[str, Any] = {}
+        try:
+            for key, raw, high in (("max_add_per_action", max_add, 30 * 86400),
+                                   ("max_add_per_day", max_add_per_day, 60 * 86400),
+                                   ("max_freeze", max_freeze, 86400), ("max_pillory", max_pillory, 86400)):
+                if raw is not None:
+                    update[key] = 0 if raw.strip() in ("0", "none", "off") else parse_duration(raw, maximum=high)
+        except DurationError as err:
+            raise UserError(f"Nothing was changed. {err}") from None
+        if min_quorum is not None:
+            update["min_vote_quorum"] = min_quorum
+        if votes is not None:
+            update["vote_allowed"] = KIND_PRESETS[votes]
+        if trusted is not None:
+            update["direct_allowed"] = KIND_PRESETS[trusted]
+        if owner_votes is not None:
+            update["allow_owner_vote"] = owner_votes
+        if update:
+            current = await self.core.set_limits(link, current.model_copy(update=update))
+        await interaction.response.send_message(embed=limits_embed(current, changed=bool(update)), ephemeral=True,
+                                                allowed_mentions=NONE)
+
+    @app_commands.command(name="safeword", description="Pause everything on your lock at once")
+    async def safeword(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        link, actions, votes = await self.core.safeword(place_of(interaction), member_of(interaction))
+        await interaction.followup.send(
+            f"Paused. Nobody can act on your lock until you run `/chastify resume`. "
+            f"{len(votes)} open vote(s) and {actions} queued action(s) were cancelled.", ephemeral=True)
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            await channel.send(embed=discord.Embed(
+                description=f"The lock **{discord.utils.escape_markdown(link.title or 'of a member')}** is paused "
+                            "by its owner. Votes on it were cancelled.", colour=WARN), allowed_mentions=NONE)
+
+    @app_commands.command(name="resume", description="Lift the pause on your lock")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild is not None
+        link = await self.core.resume(place_of(interaction), member_of(interaction))
+        await interaction.response.send_message(
+            f"Resumed: **{discord.utils.escape_markdown(link.title or 'your lock')}** can be acted on again, "
+            "within your limits.", ephemeral=True, allowed_mentions=NONE)
+
+
+def _kinds(*names: str) -> frozenset[Any]:
+    from bot.actions import ActionKind
+
+    return frozenset(ActionKind(n) for n in names)
+
+
+_TIME = ("add_time", "remove_time")
+_FREEZE = (*_TIME, "freeze", "unfreeze")
+KIND_PRESETS: dict[str, frozenset[Any]] = {
+    "time only": _kinds(*_TIME),
+    "time and freeze": _kinds(*_FREEZE),
+    "all but tasks": _kinds(*_FREEZE, "pillory", "end_pillory", "hygiene_opening"),
+    "all": _kinds("add_time", "remove_time", "freeze", "unfreeze", "pillory", "end_pillory", "hygiene_opening",
+                  "task_assign", "task_start_timer", "task_complete"),
+    "none": frozenset(),
+}
+
+
+def limits_embed(limits: OwnerLimits, *, changed: bool) -> discord.Embed:
+    from bot.actions import LABELS
+
+    def kinds(values: frozenset[Any]) -> str:
+        return ", ".join(LABELS[k] for k in sorted(values)) or "nothing"
+
+    e = discord.Embed(title="Your limits" + (" (updated)" if changed else ""), colour=OK)
+    e.description = "These override everyone: trusted people, votes and server admins."
+    e.add_field(name="Most added per action", value=format_duration(limits.max_add_per_action))
+    e.add_field(name="Most added per 24 h", value=format_duration(limits.max_add_per_day))
+    e.add_field(name="Longest freeze", value=format_duration(limits.max_freeze))
+    e.add_field(name="Longest pillory", value=format_duration(limits.max_pillory))
+    e.add_field(name="Least vote quorum", value=str(limits.min_vote_quorum))
+    e.add_field(name="Your reactions count", value="yes" if limits.allow_owner_vote else "no")
+    e.add_field(name="Votes may", value=kinds(limits.vote_allowed), inline=False)
+    e.add_field(name="Trusted people may", value=kinds(limits.direct_allowed), inline=False)
+    return e
+
+
+async def setup(bot: ChastifyBot) -> None:
+    await bot.add_cog(ChastifyCog(bot))
+
+
+__all__ = ["ChastifyCog", "LinkModal", "owner_name"]
