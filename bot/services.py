@@ -149,7 +149,8 @@ class Core:
         old = await self.store.links.get(place.guild_id, owner.id)
         link = await self.store.links.upsert(
             guild_id=place.guild_id, owner_id=owner.id, token_ciphertext=self.vault.encrypt(token),
-            lock_id=session.lock_id, role=session.role or "wearer", title=session.lock_data.lock_title)
+            lock_id=session.lock_id, role=session.role or "wearer", title=session.lock_data.lock_title,
+            owner_name=owner.name)
         if old is not None and old.lock_id != link.lock_id:
             ids = await self.store.votes.cancel_open_for_link(link.id, "the owner linked another lock")
             await self._notify_cancelled(link, ids, "the owner linked another lock")

@@ -45,7 +45,7 @@ def place_of(interaction: discord.Interaction) -> Place:
 
 def owner_name(guild: discord.Guild | None, link: Link) -> str:
     member = guild.get_member(link.owner_id) if guild else None
-    return member.display_name if member else f"member {link.owner_id}"
+    return member.display_name if member else (link.owner_name or f"member {link.owner_id}")
 
 
 def lock_label(guild: discord.Guild | None, link: Link) -> str:

@@ -41,7 +41,7 @@ def test_defaults_without_file() -> None:
     assert s.storage.database_path == Path("data/bot.db")
     assert s.storage.key_file is None and s.storage.effective_key_file == Path("data/bot.key")
     assert s.discord.token is None and s.logging.level == "INFO" and s.logging.json_output is None
-    assert s.limits.max_freeze == 86400
+    assert s.limits.max_freeze == 14400
 
 
 def test_toml_file_is_read(tmp_path: Path) -> None:

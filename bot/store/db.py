@@ -116,10 +116,11 @@ class Database:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         try:
             conn.row_factory = sqlite3.Row
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
+            for pragma in ("busy_timeout = 5000", "journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+                # Close each cursor at once: a PRAGMA that returns a row keeps its statement "in progress"
+                # until the cursor is finalised, which would make the first migration's COMMIT fail.
+                async with conn.execute(f"PRAGMA {pragma}") as cur:
+                    await cur.fetchall()
             db = cls(conn, file)
             await db._migrate()
         except BaseException:

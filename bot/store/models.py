@@ -91,6 +91,7 @@ class Link:
     limits_json: str | None
     created_at: float
     updated_at: float
+    owner_name: str | None = None
 
     def limits(self) -> dict[str, Any] | None:
         """The owner limits as a dict, or None when the owner has set none."""

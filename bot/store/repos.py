@@ -145,6 +145,7 @@ class LinkRepo(_Repo):
         lock_id: str,
         role: str,
         title: str | None = None,
+        owner_name: str | None = None,
     ) -> Link:
         """Link (or relink) the owner's lock: replaces token, lock, role and title, sets state 'active'.
 
@@ -156,11 +157,11 @@ class LinkRepo(_Repo):
         async with self._db.transaction():
             await self._db.execute(
                 "INSERT INTO links (guild_id, owner_id, token_ciphertext, lock_id, role, title, state, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) "
+                "created_at, updated_at, owner_name) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) "
                 "ON CONFLICT (guild_id, owner_id) DO UPDATE SET token_ciphertext = excluded.token_ciphertext, "
                 "lock_id = excluded.lock_id, role = excluded.role, title = excluded.title, state = 'active', "
-                "updated_at = excluded.updated_at",
-                (guild_id, owner_id, token_ciphertext, lock_id, role, title, now, now),
+                "updated_at = excluded.updated_at, owner_name = excluded.owner_name",
+                (guild_id, owner_id, token_ciphertext, lock_id, role, title, now, now, owner_name),
             )
             link = await self.get(guild_id, owner_id)
         assert link is not None

@@ -1,0 +1,374 @@
+"""/vote: decision votes and time boards decided by reactions. The rules live in ``bot/voting.py``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.actions import DURATION_BOUNDS, LABELS, Action, ActionKind
+from bot.app import ChastifyBot
+from bot.durations import format_duration, format_signed, parse_duration
+from bot.errors import UserError
+from bot.services import Member, Place
+from bot.text import REASON_MAX, TASK_MAX, clean_text
+from bot.votes import progress_bar
+from bot.voting import BOARD_EMOJI, DECISION_EMOJI, Display, Snapshot, VoteService
+from cogs._errors import report
+from cogs._ui import BAD, INFO, NONE, OK, WARN, lock_autocomplete, member_of, place_of, timestamp
+
+log = logging.getLogger("cogs.votes")
+LOCK_HELP = "Which lock (only needed when several are linked)"
+WINDOW_HELP = "How long the vote stays open, e.g. 30m (the server's default if left out)"
+
+
+class DiscordDisplay(Display):
+    def __init__(self, bot: ChastifyBot) -> None:
+        self.bot = bot
+
+    async def show(self, snapshot: Snapshot) -> None:
+        vote = snapshot.vote
+        if vote.message_id is None:
+            return
+        channel = self.bot.get_channel(vote.channel_id)
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            return
+        try:
+            await channel.get_partial_message(vote.message_id).edit(embed=vote_embed(snapshot, self.bot),
+                                                                    allowed_mentions=NONE)
+        except discord.NotFound:
+            log.info("vote message is gone", extra={"vote": vote.id})
+
+    def place(self, guild_id: int, channel_id: int) -> Place:
+        guild = self.bot.get_guild(guild_id)
+        channel = self.bot.get_channel(channel_id)
+        return Place(guild_id=guild_id, guild_name=guild.name if guild else f"server {guild_id}",
+                     channel_id=channel_id, channel_name=getattr(channel, "name", None))
+
+    def potential_voters(self, guild_id: int) -> int | None:
+        # Only with the (privileged) members intent is the member count kept current; without it nobody
+        # can know how many could still vote, so a vote only closes early through instant_pass.
+        if not self.bot.intents.members:
+            return None
+        guild = self.bot.get_guild(guild_id)
+        return guild.member_count if guild else None
+
+
+def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
+    vote, t = s.vote, s.tally
+    title = discord.utils.escape_markdown((s.link.title if s.link else None) or "the lock")
+    status = vote.status
+    colour = INFO if not s.closed else (OK if status == "passed" else (WARN if status == "cancelled" else BAD))
+    if vote.kind == "board":
+        e = discord.Embed(title=f"⏱️ Time board · {title}", colour=colour)
+        parts = []
+        if vote.add_per_vote:
+            parts.append(f"🔼 adds **{format_duration(vote.add_per_vote)}**")
+        if vote.remove_per_vote:
+            parts.append(f"🔽 removes **{format_duration(vote.remove_per_vote)}**")
+        e.description = " · ".join(parts) + "\nOne vote per member; the net change is applied once, at the end."
+        e.add_field(name="Votes", value=f"🔼 {t.votes_for} · 🔽 {t.votes_against}")
+        e.add_field(name="Net", value=f"**{format_signed(s.net)}**")
+        if vote.applied_net_seconds and not s.closed:
+            e.add_field(name="Applied so far", value=format_signed(vote.applied_net_seconds))
+    else:
+        action = s.action
+        summary = action.summary() if action else "?"
+        e = discord.Embed(title=f"🗳️ Vote · {summary} · {title}", colour=colour)
+        lines = [f"Proposed by <@{vote.proposer_id}>"]
+        if action and action.reason:
+            lines.append(f"Reason: {discord.utils.escape_markdown(action.reason)}")
+        if action and action.task_text:
+            lines.append(f"Task: {discord.utils.escape_markdown(action.task_text)}")
+        lines.append("React ✅ for or ❌ against. One vote per member: your latest reaction counts.")
+        e.description = "\n".join(lines)
+        share = f"{t.votes_for / t.total:.0%}" if t.total else "–"
+        e.add_field(name="Tally", value=f"✅ {t.votes_for} · ❌ {t.votes_against}\n"
+                                        f"{progress_bar(t.votes_for, t.total)} {share} for", inline=False)
+        e.add_field(name="Quorum", value=f"{progress_bar(min(t.total, vote.quorum), vote.quorum)} "
+                                         f"{t.total}/{vote.quorum} votes")
+        e.add_field(name="Majority", value=f"more than {vote.majority:.0%} ✅"
+                    + (f" · instant pass at {vote.instant_pass} ✅" if vote.instant_pass else ""))
+    if s.closed:
+        e.add_field(name=f"Outcome · {status}", value=discord.utils.escape_markdown(s.result or status)[:1000],
+                    inline=False)
+        e.set_footer(text=f"Vote #{vote.id} · closed")
+    else:
+        e.add_field(name="Closes", value=timestamp(vote.deadline, "R"))
+        e.set_footer(text=f"Vote #{vote.id}")
+    return e
+
+
+@app_commands.guild_only()
+class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the server decide by reactions"):
+    def __init__(self, bot: ChastifyBot) -> None:
+        self.bot = bot
+        self.service = VoteService(bot.core)
+        self.service.display = DiscordDisplay(bot)
+        self._reconciled = False
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        await self.service.load()
+        if self.bot.is_ready():
+            await self.reconcile_all()
+
+    async def cog_unload(self) -> None:
+        await self.service.aclose()
+
+    async def cog_app_command_error(self, interaction: discord.Interaction,
+                                    error: app_commands.AppCommandError) -> None:
+        await report(interaction, error)
+
+    # ------------------------------------------------------------------ proposals
+    async def _post(self, interaction: discord.Interaction, lock: str | None, action: Action | None,
+                    window: str | None, board: tuple[int, int] | None = None) -> None:
+        assert interaction.guild is not None
+        core = self.bot.core
+        link = await core.resolve(interaction.guild.id, lock)
+        window_s = _window(window)
+        rules = await core.vote_rules(interaction.guild.id)
+        target = interaction.channel
+        if rules.channel_id is not None:
+            chosen = interaction.guild.get_channel(rules.channel_id)
+            if isinstance(chosen, discord.TextChannel):
+                target = chosen
+        assert isinstance(target, discord.TextChannel | discord.Thread)
+        place, proposer = place_of(interaction), member_of(interaction)
+        if board is not None:
+            ov = await self.service.propose_board(place, proposer, link, add_per_vote=board[0],
+                                                  remove_per_vote=board[1], window=window_s, channel_id=target.id)
+        else:
+            assert action is not None
+            ov = await self.service.propose(place, proposer, link, action, window=window_s, channel_id=target.id)
+        snap = await self.service.snapshot(ov.id)
+        assert snap is not None
+        embed = vote_embed(snap, self.bot)
+        if target.id == getattr(interaction.channel, "id", None):
+            await interaction.response.send_message(embed=embed, allowed_mentions=NONE)
+            message = await interaction.original_response()
+        else:
+            message = await target.send(embed=embed, allowed_mentions=NONE)
+            await interaction.response.send_message(f"Vote posted in {target.mention}: {message.jump_url}",
+                                                    ephemeral=True)
+        await self.service.attach(ov.id, target.id, message.id)
+        for emoji in (BOARD_EMOJI if board is not None else DECISION_EMOJI):
+            await message.add_reaction(emoji)
+
+    @app_commands.command(name="add-time", description="Propose adding time to a lock")
+    @app_commands.describe(duration="e.g. 1h", reason="Why", lock=LOCK_HELP, window=WINDOW_HELP)
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def add_time(self, interaction: discord.Interaction, duration: str, reason: str | None = None,
+                       lock: str | None = None, window: str | None = None) -> None:
+        await self._post(interaction, lock, _action(ActionKind.ADD_TIME, duration, reason), window)
+
+    @app_commands.command(name="remove-time", description="Propose removing time from a lock")
+    @app_commands.describe(duration="e.g. 1h", reason="Why", lock=LOCK_HELP, window=WINDOW_HELP)
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def remove_time(self, interaction: discord.Interaction, duration: str, reason: str | None = None,
+                          lock: str | None = None, window: str | None = None) -> None:
+        await self._post(interaction, lock, _action(ActionKind.REMOVE_TIME, duration, reason), window)
+
+    @app_commands.command(name="freeze", description="Propose freezing a lock")
+    @app_commands.describe(duration="e.g. 30m (1m to 24h)", reason="Why", lock=LOCK_HELP, window=WINDOW_HELP)
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def freeze(self, interaction: discord.Interaction, duration: str, reason: str | None = None,
+                     lock: str | None = None, window: str | None = None) -> None:
+        await self._post(interaction, lock, _action(ActionKind.FREEZE, duration, reason), window)
+
+    @app_commands.command(name="unfreeze", description="Propose unfreezing a lock")
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def unfreeze(self, interaction: discord.Interaction, reason: str | None = None, lock: str | None = None,
+                       window: str | None = None) -> None:
+        await self._post(interaction, lock, _action(ActionKind.UNFREEZE, None, reason), window)
+
+    @app_commands.command(name="pillory", description="Propose putting the wearer in the pillory")
+    @app_commands.describe(duration="e.g. 10m", reason="Why", lock=LOCK_HELP, window=WINDOW_HELP)
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def pillory(self, interaction: discord.Interaction, duration: str, reason: str | None = None,
+                      lock: str | None = None, window: str | None = None) -> None:
+        await self._post(interaction, lock, _action(ActionKind.PILLORY, duration, reason), window)
+
+    @app_commands.command(name="task", description="Propose a task for the wearer")
+    @app_commands.describe(text="The task", points="Points (0-1000)", duration="Time to do it, e.g. 30m",
+                           lock=LOCK_HELP, window=WINDOW_HELP)
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def task(self, interaction: discord.Interaction, text: str,
+                   points: app_commands.Range[int, 0, 1000] | None = None, duration: str | None = None,
+                   lock: str | None = None, window: str | None = None) -> None:
+        task_text = clean_text(text, field="task text", max_len=TASK_MAX, required=True)
+        seconds = _duration(ActionKind.TASK_ASSIGN, duration) if duration else None
+        action = Action(kind=ActionKind.TASK_ASSIGN, task_text=task_text, points=points, seconds=seconds)
+        await self._post(interaction, lock, action, window)
+
+    @app_commands.command(name="board", description="Open a time board: each 🔼 adds and each 🔽 removes time")
+    @app_commands.describe(add_per_vote="Time each 🔼 adds, e.g. 10m", remove_per_vote="Time each 🔽 removes",
+                           window=WINDOW_HELP, lock=LOCK_HELP)
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    async def board(self, interaction: discord.Interaction, add_per_vote: str | None = "10m",
+                    remove_per_vote: str | None = "5m", window: str | None = None,
+                    lock: str | None = None) -> None:
+        add = _per_vote(add_per_vote)
+        remove = _per_vote(remove_per_vote)
+        await self._post(interaction, lock, None, window, board=(add, remove))
+
+    # ------------------------------------------------------------------ managing
+    @app_commands.command(name="list", description="The open votes and boards in this server")
+    async def list_votes(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild is not None
+        votes = self.service.open_for_guild(interaction.guild.id)
+        e = discord.Embed(title="Open votes", colour=INFO)
+        lines = []
+        for ov in votes[:20]:
+            what = ov.action.summary() if ov.action else "time board"
+            t = ov.tally
+            counts = (f"✅ {t.votes_for} ❌ {t.votes_against}" if ov.kind == "decision"
+                      else f"net {format_signed(ov.net)}")
+            link = f"https://discord.com/channels/{ov.guild_id}/{ov.channel_id}/{ov.message_id}" \
+                if ov.message_id else ""
+            lines.append(f"**#{ov.id}** {what} · {counts} · closes {timestamp(ov.deadline)} {link}")
+        e.description = "\n".join(lines) if lines else "No open votes. Start one with `/vote add-time`."
+        await interaction.response.send_message(embed=e, ephemeral=True, allowed_mentions=NONE)
+
+    async def _vote_autocomplete(self, interaction: discord.Interaction,
+                                 current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        out = []
+        for ov in self.service.open_for_guild(interaction.guild.id):
+            label = f"#{ov.id} · {ov.action.summary() if ov.action else 'time board'}"
+            if current.strip().lstrip("#") in label:
+                out.append(app_commands.Choice(name=label[:100], value=str(ov.id)))
+        return out[:25]
+
+    @app_commands.command(name="cancel", description="Cancel an open vote (proposer, lock owner or Manage Server)")
+    @app_commands.describe(vote="The vote's number, e.g. 12")
+    @app_commands.autocomplete(vote=_vote_autocomplete)
+    async def cancel(self, interaction: discord.Interaction, vote: str) -> None:
+        assert interaction.guild is not None
+        try:
+            vote_id = int(vote.strip().lstrip("#"))
+        except ValueError:
+            raise UserError("Give the vote's number, e.g. `12` (see `/vote list`).") from None
+        row = await self.bot.core.store.votes.get(vote_id)
+        if row is None or row.guild_id != interaction.guild.id:
+            raise UserError(f"There is no vote #{vote_id} in this server (see `/vote list`).")
+        await self.service.cancel(vote_id, member_of(interaction))
+        await interaction.response.send_message(f"Vote #{vote_id} was cancelled.", ephemeral=True)
+
+    # ------------------------------------------------------------------ reactions
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.guild_id is None or payload.member is None or payload.member.bot:
+            return
+        await self.service.reaction(payload.message_id, _member(payload.member), str(payload.emoji), True)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.guild_id is None or (self.bot.user and payload.user_id == self.bot.user.id):
+            return
+        # removing never needs eligibility: only a counted ballot can be retracted
+        who = Member(id=payload.user_id, name=str(payload.user_id))
+        await self.service.reaction(payload.message_id, who, str(payload.emoji), False)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        if not self._reconciled:
+            await self.reconcile_all()
+
+    async def reconcile_all(self) -> None:
+        """Reactions added or removed while the bot was down: rebuild each open vote's ballots from its
+        message's current reactions."""
+        self._reconciled = True
+        for ov in list(self.service.open.values()):
+            if ov.message_id is None:
+                continue
+            try:
+                await self._reconcile(ov.id, ov.guild_id, ov.channel_id, ov.message_id, ov.kind)
+            except discord.NotFound:
+                log.info("vote message deleted while the bot was down", extra={"vote": ov.id})
+            except discord.HTTPException:
+                log.exception("could not reconcile vote %s", ov.id)
+        for ov in list(self.service.open.values()):
+            if ov.deadline <= self.bot.clock():
+                await self.service.close(ov.id, "deadline")
+
+    async def _reconcile(self, vote_id: int, guild_id: int, channel_id: int, message_id: int, kind: str) -> None:
+        channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+        assert isinstance(channel, discord.TextChannel | discord.Thread)
+        message = await channel.fetch_message(message_id)
+        emoji_map = DECISION_EMOJI if kind == "decision" else BOARD_EMOJI
+        reactions: dict[int, set[int]] = {}
+        members: dict[int, Member] = {}
+        guild = self.bot.get_guild(guild_id)
+        rules = await self.bot.core.vote_rules(guild_id)
+        for reaction in message.reactions:
+            choice = emoji_map.get(str(reaction.emoji))
+            if choice is None:
+                continue
+            async for user in reaction.users():
+                if user.bot:
+                    continue
+                reactions.setdefault(user.id, set()).add(choice)
+                if user.id not in members:
+                    members[user.id] = await self._member_for(guild, user, rules.voter_role_id is not None)
+        await self.service.reconcile(vote_id, reactions, members)
+
+    async def _member_for(self, guild: discord.Guild | None, user: discord.abc.User, need_roles: bool) -> Member:
+        if isinstance(user, discord.Member) or not need_roles or guild is None:
+            return _member(user)
+        try:
+            return _member(await guild.fetch_member(user.id))
+        except discord.NotFound:
+            return _member(user)  # left the server: their roles are unknown, so a voter role excludes them
+
+
+def _member(user: discord.abc.User) -> Member:
+    roles = frozenset(r.id for r in getattr(user, "roles", ()))
+    return Member(id=user.id, name=user.display_name, role_ids=roles, is_bot=user.bot,
+                  created_at=user.created_at.timestamp())
+
+
+def _duration(kind: ActionKind, raw: str) -> int:
+    low, high = DURATION_BOUNDS[kind]
+    try:
+        return parse_duration(raw, minimum=max(1, low), maximum=high)
+    except ValueError as err:
+        raise UserError(f"Nothing was proposed. {err}") from None
+
+
+def _action(kind: ActionKind, duration: str | None, reason: str | None) -> Action:
+    r = clean_text(reason, field="reason", max_len=REASON_MAX)
+    seconds = _duration(kind, duration) if duration is not None else None
+    try:
+        return Action(kind=kind, seconds=seconds, reason=r)
+    except ValueError as err:
+        raise UserError(f"Nothing was proposed: {LABELS[kind]} {err}") from None
+
+
+def _window(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return parse_duration(raw, minimum=60, maximum=7 * 86400)
+    except ValueError as err:
+        raise UserError(f"Nothing was proposed. The window: {err}") from None
+
+
+def _per_vote(raw: str | None) -> int:
+    if raw is None or raw.strip() in ("0", "", "none", "off"):
+        return 0
+    try:
+        return parse_duration(raw, maximum=86400)
+    except ValueError as err:
+        raise UserError(f"Nothing was proposed. {err}") from None
+
+
+async def setup(bot: ChastifyBot) -> None:
+    await bot.add_cog(VotesCog(bot))
+
+
+__all__: list[Any] = ["VotesCog", "vote_embed"]

@@ -1,0 +1,1 @@
+"""Offline tools: the local Chastify stand-in (``sandbox.chastify``) and the demo."""
