@@ -1,0 +1,86 @@
+"""The command line: ``python -m bot run | sync [--guild ID] | invite | check`` (``--config PATH`` first)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The Chastify Discord bot.")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="config file (default: $CHASTIFY_BOT_CONFIG, else ./config.toml if present)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot")
+    sync = sub.add_parser("sync", help="register the slash commands with Discord once")
+    sync.add_argument("--guild", type=int, default=None, help="sync to one server only (instant; for testing)")
+    sub.add_parser("invite", help="print the invite URL")
+    check = sub.add_parser("check", help="check the config, the database, the key file and the linked tokens")
+    check.add_argument("--offline", action="store_true", help="do not contact Chastify (for health checks)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as err:
+        print(f"Configuration error: {err}", file=sys.stderr)
+        return 2
+    setup_logging(settings.logging.level, settings.logging.json_output)
+    if args.command == "invite":
+        return invite(settings)
+    if args.command == "check":
+        from bot.check import run_check
+
+        return asyncio.run(run_check(settings, online=not args.offline))
+    try:
+        token = settings.require_discord_token().get_secret_value()
+    except ConfigError as err:
+        print(f"Configuration error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "sync":
+        return asyncio.run(sync_commands(settings, token, args.guild))
+    from bot.app import create_bot
+
+    create_bot(settings).run(token, log_handler=None)
+    return 0
+
+
+def invite(settings: Settings) -> int:
+    from bot.app import invite_url
+
+    app_id = settings.discord.application_id
+    if app_id is None:
+        print("Set discord.application_id (env CHASTIFY_BOT_DISCORD__APPLICATION_ID) to your application's id "
+              "from the Discord developer portal, then run this again.", file=sys.stderr)
+        return 2
+    print(invite_url(app_id))
+    return 0
+
+
+async def sync_commands(settings: Settings, token: str, guild_id: int | None) -> int:
+    import discord
+
+    from bot.app import create_bot
+
+    bot = create_bot(settings)
+
+    async def do_sync() -> None:
+        if guild_id is not None:
+            guild = discord.Object(id=guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+        else:
+            synced = await bot.tree.sync()
+        print(f"Synced {len(synced)} commands" + (f" to server {guild_id}" if guild_id else " globally"))
+
+    async with bot:
+        await bot.login(token)
+        await do_sync()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
