@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("invite", help="print the invite URL")
     check = sub.add_parser("check", help="check the config, the database, the key file and the linked tokens")
     check.add_argument("--offline", action="store_true", help="do not contact Chastify (for health checks)")
+    sub.add_parser("config-reference", help="print the configuration reference (Markdown) for the README")
     args = parser.parse_args(argv)
+    if args.command == "config-reference":
+        from bot.config import settings_reference_markdown
+
+        print(settings_reference_markdown())
+        return 0
     try:
         settings = load_settings(args.config)
     except ConfigError as err:
