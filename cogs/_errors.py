@@ -62,10 +62,8 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
 
 def install_error_handler(tree: app_commands.CommandTree[discord.Client]) -> None:
     async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        command = interaction.command
-        if command is not None and getattr(command, "on_error", None) is not None \
-                and getattr(command, "_has_local_handler", False):
-            return
+        # discord.py calls this after any command- or cog-level handler; none of our cogs has one, so every
+        # error is answered here, once.
         await report(interaction, error)
 
     tree.on_error = on_error  # type: ignore[method-assign]

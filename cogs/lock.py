@@ -11,7 +11,6 @@ from bot.app import ChastifyBot
 from bot.durations import parse_duration
 from bot.errors import UserError
 from bot.text import REASON_MAX, TASK_MAX, clean_text
-from cogs._errors import report
 from cogs._ui import BAD, NONE, OK, WARN, core_of, lock_autocomplete, member_of, place_of
 
 LOCK_HELP = "Which lock (only needed when several are linked)"
@@ -51,10 +50,6 @@ class LockCog(commands.GroupCog, group_name="lock", group_description="Act on a 
     def __init__(self, bot: ChastifyBot) -> None:
         self.bot = bot
         super().__init__()
-
-    async def cog_app_command_error(self, interaction: discord.Interaction,
-                                    error: app_commands.AppCommandError) -> None:
-        await report(interaction, error)
 
     @app_commands.command(name="add-time", description="Add time to a lock")
     @app_commands.describe(duration="e.g. 30m, 1h30m, 2d", reason="Why (shown on the lock)", lock=LOCK_HELP)
@@ -117,10 +112,6 @@ class TaskCog(commands.GroupCog, group_name="task", group_description="Tasks on 
     def __init__(self, bot: ChastifyBot) -> None:
         self.bot = bot
         super().__init__()
-
-    async def cog_app_command_error(self, interaction: discord.Interaction,
-                                    error: app_commands.AppCommandError) -> None:
-        await report(interaction, error)
 
     @app_commands.command(name="assign", description="Assign a task to the wearer")
     @app_commands.describe(text="The task", points="Points it is worth (0-1000)",

@@ -17,7 +17,6 @@ from bot.services import Member, Place
 from bot.text import REASON_MAX, TASK_MAX, clean_text
 from bot.votes import progress_bar
 from bot.voting import BOARD_EMOJI, DECISION_EMOJI, Display, Snapshot, VoteService
-from cogs._errors import report
 from cogs._ui import BAD, INFO, NONE, OK, WARN, lock_autocomplete, member_of, place_of, timestamp
 
 log = logging.getLogger("cogs.votes")
@@ -118,10 +117,6 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
 
     async def cog_unload(self) -> None:
         await self.service.aclose()
-
-    async def cog_app_command_error(self, interaction: discord.Interaction,
-                                    error: app_commands.AppCommandError) -> None:
-        await report(interaction, error)
 
     # ------------------------------------------------------------------ proposals
     async def _post(self, interaction: discord.Interaction, lock: str | None, action: Action | None,
