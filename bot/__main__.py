@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
+import signal
 import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+
+log = logging.getLogger("bot")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "sync":
         return asyncio.run(sync_commands(settings, token, args.guild))
-    from bot.app import create_bot
-
-    create_bot(settings).run(token, log_handler=None)
-    return 0
+    return asyncio.run(run_bot(settings, token))
 
 
 def invite(settings: Settings) -> int:
@@ -63,6 +65,41 @@ def invite(settings: Settings) -> int:
               "from the Discord developer portal, then run this again.", file=sys.stderr)
         return 2
     print(invite_url(app_id))
+    return 0
+
+
+async def run_bot(settings: Settings, token: str) -> int:
+    """Run until Discord ends the session or SIGINT / SIGTERM (``docker stop``) arrives; either way the bot
+    closes its database, outbox and HTTP client before the process exits."""
+    import discord
+
+    from bot.app import create_bot
+
+    bot = create_bot(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows' event loop
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        async with bot:
+            running = asyncio.create_task(bot.start(token), name="discord-client")
+            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done():
+                log.info("stop signal received; closing")
+                await bot.close()
+                running.cancel()  # it may be sleeping before a reconnect attempt
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            else:
+                stopping.cancel()
+                await running  # raises what ended the session, if anything did
+    except discord.LoginFailure:
+        print("Discord rejected the bot token. Copy the token again from the Discord developer portal "
+              "(Bot > Reset Token) into DISCORD_TOKEN.", file=sys.stderr)
+        return 1
+    log.info("closed")
     return 0
 
 

@@ -1,9 +1,15 @@
-"""``python -m bot check``: is this installation healthy? Prints each problem and how to fix it."""
+"""``python -m bot check``: is this installation healthy? Prints each problem and how to fix it.
+
+Checks the configuration, the database (opens and migrates), the key (present, owner-only, decrypts every
+stored token) and, unless ``--offline``, that each linked token still works with Chastify. Exit status 0 when
+healthy, 1 when anything needs attention (the Docker HEALTHCHECK runs ``check --offline``).
+"""
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.chastify import ChastifyClient, ChastifyError, ChastifyUnavailable, Timeouts
@@ -13,15 +19,20 @@ from bot.store import Store
 from bot.store.db import StoreError
 from bot.vault import Vault, VaultError
 
+_LEAK_ADVICE = {
+    "the key file": "anyone who could read it can decrypt the stored Chastify tokens; if that may have happened, "
+                    "ask the lock owners to create new DEV tokens and run /chastify link again",
+    "the database": "it holds the encrypted tokens and the vote history",
+}
 
-def _mode_problem(path: Path, what: str) -> str | None:
+
+def _loose_mode(path: Path) -> int | None:
+    """The file's mode if group or others have any access to it, else None (also when it does not exist)."""
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
+    except OSError:
         return None
-    if mode & 0o077:
-        return f"{what} {path} is readable by others (mode {mode:o}); fix: chmod 600 {path}"
-    return None
+    return mode if mode & 0o077 else None
 
 
 async def run_check(settings: Settings, *, online: bool = True, out: list[str] | None = None) -> int:
@@ -33,55 +44,74 @@ async def run_check(settings: Settings, *, online: bool = True, out: list[str] |
         problems += 0 if ok else 1
         lines.append(("ok      " if ok else "PROBLEM ") + text)
 
+    def finish() -> int:
+        lines.append("healthy" if problems == 0 else f"{problems} problem(s) found")
+        _print(lines)
+        return 0 if problems == 0 else 1
+
     say(True, "configuration is valid")
     if settings.discord.token is None:
         say(False, "discord.token is not set; set env DISCORD_TOKEN before `python -m bot run`")
     db_path = settings.storage.database_path
+    key_in_env = settings.storage.key is not None
+    key_file = settings.storage.effective_key_file
+    files = [(db_path, "the database")] + ([] if key_in_env else [(key_file, "the key file")])
+    # Read the modes first: opening the database or the key file tightens them to 0600.
+    loose = {path: _loose_mode(path) for path, _ in files}
     try:
         store = await Store.open(db_path)
     except StoreError as err:
         say(False, f"database: {err}")
-        _print(lines)
-        return 1
+        return finish()
     try:
         say(True, f"database {db_path} opens (schema version {await store.db.user_version()})")
-        key_file = settings.storage.effective_key_file
-        for path, what in ((db_path, "the database"), (key_file, "the key file")):
-            problem = _mode_problem(path, what)
-            say(problem is None, problem or f"{what} is owner-only")
         try:
             vault, created = Vault.from_settings(settings.storage.key, key_file)
         except VaultError as err:
             say(False, f"key: {err}")
-            _print(lines)
-            return 1
-        if created:
-            say(True, f"created a new key file at {key_file}; back it up")
+            return finish()
+        if key_in_env:
+            say(True, "the token key comes from storage.key (env CHASTIFY_BOT_STORAGE__KEY)")
+        elif created:
+            say(True, f"created a new key file at {key_file}; back it up (without it linked tokens cannot be read)")
+        for path, what in files:
+            mode = loose[path]
+            if mode is None:
+                say(True, f"{what} {path} is owner-only")
+            elif _loose_mode(path) is None:
+                say(False, f"{what} {path} was readable by others (mode {mode:o}); it is now 0600. "
+                           f"{_LEAK_ADVICE[what][:1].upper()}{_LEAK_ADVICE[what][1:]}.")
+            else:
+                say(False, f"{what} {path} is readable by others (mode {mode:o}); fix: chmod 600 {path} "
+                           f"({_LEAK_ADVICE[what]})")
         links = await store.links.list_all()
         bad = vault.check((link.id, f"server {link.guild_id}, owner {link.owner_id}", link.token_ciphertext)
                           for link in links)
         say(not bad, vault.undecryptable_message(bad) if bad else f"all {len(links)} linked tokens decrypt")
         if online and links:
-            c = settings.chastify
-            async with ChastifyClient(c.base_url, timeouts=Timeouts(c.connect_timeout, c.read_timeout,
-                                                                     c.total_timeout), max_retries=0) as client:
-                for link in links:
-                    if link.id in {b.link_id for b in bad} or link.state != "active":
-                        continue
-                    try:
-                        await client.dev(vault.decrypt(link.token_ciphertext), link.lock_id).session()
-                    except ChastifyUnavailable:
-                        say(True, f"Chastify at {c.base_url} is not reachable from here; tokens not checked")
-                        break
-                    except ChastifyError as err:
-                        say(False, f"link {link.id} (server {link.guild_id}): {chastify_problem(err)}")
-                    else:
-                        say(True, f"link {link.id} (server {link.guild_id}): token works")
+            await _check_tokens(settings, store, vault, {b.link_id for b in bad}, say)
     finally:
         await store.close()
-    lines.append("healthy" if problems == 0 else f"{problems} problem(s) found")
-    _print(lines)
-    return 0 if problems == 0 else 1
+    return finish()
+
+
+async def _check_tokens(settings: Settings, store: Store, vault: Vault, skip: set[int],
+                        say: Callable[[bool, str], None]) -> None:
+    c = settings.chastify
+    async with ChastifyClient(c.base_url, timeouts=Timeouts(c.connect_timeout, c.read_timeout, c.total_timeout),
+                              max_retries=0) as client:
+        for link in await store.links.list_all():
+            if link.id in skip or link.state != "active":
+                continue
+            try:
+                await client.dev(vault.decrypt(link.token_ciphertext), link.lock_id).session()
+            except ChastifyUnavailable:
+                say(True, f"Chastify at {c.base_url} is not reachable from here; tokens not checked")
+                return
+            except ChastifyError as err:
+                say(False, f"link {link.id} (server {link.guild_id}, owner {link.owner_id}): {chastify_problem(err)}")
+            else:
+                say(True, f"link {link.id} (server {link.guild_id}): token works")
 
 
 def _print(lines: list[str]) -> None:

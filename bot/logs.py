@@ -31,6 +31,8 @@ class JsonFormatter(logging.Formatter):
                      for k, v in _extras(record).items()})
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            data["stack"] = self.formatStack(record.stack_info)
         return json.dumps(data, ensure_ascii=False)
 
 

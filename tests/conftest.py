@@ -7,7 +7,7 @@ time moves the lock's timer too. Add locks after the env has started (inside tes
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,13 @@ def bot_settings(tmp_path: Path, chastify: StandIn, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.fixture
-def simcord_bot(bot_settings: Settings) -> discord.Client:
-    return create_bot(bot_settings)
+async def simcord_bot(bot_settings: Settings) -> AsyncIterator[discord.Client]:
+    # simcord detaches the bot but does not close it: close it so its database thread ends and the
+    # test process can exit.
+    bot = create_bot(bot_settings)
+    yield bot
+    if not bot.is_closed():
+        await bot.close()
 
 
 @dataclass
