@@ -42,8 +42,7 @@ def parse_duration(text: str, *, maximum: int | None = None, minimum: int = 1) -
         raise _fail("The duration cannot be negative.")
     seconds = _parse(raw)
     if seconds is None:
-        shown = raw if raw.isprintable() else raw.encode("unicode_escape").decode("ascii")
-        raise _fail(f"`{shown}` is not a duration I understand.")
+        raise _fail(f"`{_shown(raw)}` is not a duration I understand.")
     if seconds <= 0:
         raise _fail("The duration must be more than zero.")
     if seconds < minimum:
@@ -53,6 +52,13 @@ def parse_duration(text: str, *, maximum: int | None = None, minimum: int = 1) -
             f"{format_duration(seconds)} is more than the most this action allows ({format_duration(maximum)})."
         )
     return seconds
+
+
+def _shown(raw: str) -> str:
+    """The input as it may be echoed inside a code span: invisible characters spelled out, no backtick that
+    could close the span (so no markdown or mention renders)."""
+    shown = raw if raw.isprintable() else raw.encode("unicode_escape").decode("ascii")
+    return shown.replace("`", "'")
 
 
 def _parse(raw: str) -> int | None:
@@ -97,5 +103,5 @@ def format_duration(seconds: int | float) -> str:
 
 
 def format_signed(seconds: int) -> str:
-    """``3600`` -> ``+1h``; ``-900`` -> ``-15m``."""
-    return ("+" if seconds >= 0 else "") + format_duration(seconds)
+    """``3600`` -> ``+1h``; ``-900`` -> ``-15m``; ``0`` -> ``0s`` (no change has no sign)."""
+    return ("+" if seconds > 0 else "") + format_duration(seconds)

@@ -2,15 +2,20 @@
 
 Status flow of an entry (``bot/store`` keeps it):
 
-    pending --claim--> sent --ok--> done
+    (admission: the policy gate, under a per-link lock) --refused--> nothing recorded
+    pending --claim--> sent --ok--> done (and its audit line, in one transaction)
                         |--Chastify refused (4xx) / token or lock gone--> failed
                         |--429 or not sent at all (connect error)--> pending (retried later, within the limit)
                         `--timeout / 5xx / dropped after sending--> uncertain (never retried; the owner is told)
     pending --safeword / unlink / lock ended--> cancelled
 
-After a crash, ``recover()`` turns ``sent`` entries (the process died while the request may have been
-on the wire) into ``uncertain`` and sends the ``pending`` ones. A done action writes one custom log on the
-lock; the log is best effort and its failure never makes the action uncertain.
+A done entry then writes one custom log on the lock, with its own small state (``log_state``):
+pending --> sending --> written | failed | unknown. The log is best effort: its failure never makes the action
+uncertain, and a log whose request may have reached Chastify is never written again.
+
+After a crash, ``recover()`` turns ``sent`` entries (the process died while the request may have been on the
+wire) into ``uncertain`` and tells the owner with the lock's current state; writes the logs still ``pending``;
+marks logs caught ``sending`` as ``unknown``; and sends the ``pending`` entries.
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ log = logging.getLogger("bot.outbox")
 MAX_SEND_ATTEMPTS = 5
 RETRY_FALLBACK = 30.0
 
-Status = Literal["pending", "done", "failed", "uncertain", "cancelled"]
+Status = Literal["pending", "done", "failed", "uncertain", "cancelled", "refused"]
+Source = Literal["direct", "vote", "board"]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Payload(BaseModel):
@@ -80,6 +87,10 @@ class SendResult:
 # vote message or tell the owner. Set by the application.
 ResultHook = Callable[[Link, OutboxEntry, SendResult], Awaitable[None]]
 LinkGoneHook = Callable[[Link, Literal["ended", "broken"], str], Awaitable[None]]
+# Called with (link, source, action) under the link's admission lock just before an action is recorded:
+# None admits it, a text refuses it (the policy gate; see ``Core``). Checking and recording under one lock
+# means two concurrent approvals can never both fit into what is left of the owner's daily limit.
+AdmitHook = Callable[[Link, Source, Action], Awaitable[str | None]]
 
 
 class Outbox:
@@ -90,18 +101,32 @@ class Outbox:
         self.clock = clock
         self.on_result: ResultHook | None = None
         self.on_link_gone: LinkGoneHook | None = None
+        self.admit: AdmitHook | None = None
+        self.sleep: Sleep = asyncio.sleep  # waits before a retry (tests pass a fake clock's sleep)
         self._retry_tasks: dict[int, asyncio.Task[None]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._admission: dict[int, asyncio.Lock] = {}
 
     # -- entry points -----------------------------------------------------------------------------
-    async def submit(self, *, link: Link, source: Literal["direct", "vote", "board"], action: Action,
+    async def submit(self, *, link: Link, source: Source, action: Action,
                      log_title: str, log_description: str | None, key: str, source_id: int | None = None,
                      actor_id: int | None = None, reason: str | None = None) -> SendResult:
-        """Record the action (idempotent on ``key``), then send it once."""
+        """Pass the policy gate and record the action (idempotent on ``key``), then send it once.
+
+        A refusal records nothing and comes back as status ``refused`` with the gate's text."""
+        existing = await self.store.outbox.get_by_key(key)
+        if existing is not None:
+            return await self.send(existing.id)
         payload = Payload(action=action, log_title=log_title, log_description=log_description)
-        entry_id = await self.store.outbox.enqueue(
-            link_id=link.id, guild_id=link.guild_id, source=source, action_json=payload.model_dump_json(),
-            idempotency_key=key, source_id=source_id, actor_id=actor_id, reason=reason)
+        async with self._admission.setdefault(link.id, asyncio.Lock()):
+            if self.admit is not None:
+                refusal = await self.admit(link, source, action)
+                if refusal is not None:
+                    return SendResult(0, "refused", refusal)
+            entry_id = await self.store.outbox.enqueue(
+                link_id=link.id, guild_id=link.guild_id, source=source, action_json=payload.model_dump_json(),
+                idempotency_key=key, source_id=source_id, actor_id=actor_id,
+                reason=reason if reason is not None else action.reason)
         return await self.send(entry_id)
 
     async def send(self, entry_id: int) -> SendResult:
@@ -114,20 +139,42 @@ class Outbox:
             return await self._send(entry_id)
 
     async def recover(self) -> tuple[int, int]:
-        """After a restart: sent-but-unconfirmed entries become uncertain; pending ones are sent.
-        Returns (uncertain, resent)."""
+        """After a restart: sent-but-unconfirmed entries become uncertain (the owner is told, with the lock's
+        current state); logs not yet written are written; pending entries are sent. Returns (uncertain, resent).
+        """
         uncertain = 0
         for entry in await self.store.outbox.list_by_status("sent"):
-            if await self.store.outbox.transition(
+            link = await self.store.links.get_by_id(entry.link_id)
+            async with self.store.transaction():
+                moved = await self.store.outbox.transition(
                     entry.id, "sent", "uncertain", error_code="interrupted",
-                    error_message="the bot stopped while this action was being sent"):
-                uncertain += 1
-                link = await self.store.links.get_by_id(entry.link_id)
-                if link is not None:
-                    await self._audit(link, entry, "uncertain", "the bot stopped while sending; not retried")
-                    await self._finish(link, entry.id, SendResult(
-                        entry.id, "uncertain", "The bot restarted while this action was being sent; it may or "
-                        "may not have been applied. It was not sent again: check the lock."))
+                    error_message="the bot stopped while this action was being sent")
+                if moved and link is not None:
+                    await self._audit(link, entry, "uncertain", "the bot stopped while sending; not sent again")
+            if not moved:
+                continue
+            uncertain += 1
+            log.warning("action outcome unknown after a restart", extra={
+                "guild": entry.guild_id, "outcome": "uncertain", "source": entry.source})
+            if link is not None:
+                action = payload_of(entry).action
+                session = await self._peek_link(link)
+                await self._finish(link, entry.id, SendResult(
+                    entry.id, "uncertain",
+                    f"The bot restarted while **{action.summary()}** was being sent to Chastify: it may or may "
+                    f"not have been applied, so it was not sent again.{_state_text(session)}", session=session))
+        for entry in await self.store.outbox.list_by_log_state("sending"):
+            await self.store.outbox.set_log_state(entry.id, "sending", "unknown")
+        for entry in await self.store.outbox.list_by_log_state("pending"):
+            link = await self.store.links.get_by_id(entry.link_id)
+            try:
+                api = self._api(link) if link is not None and link.state == "active" else None
+            except VaultError:
+                api = None
+            if api is not None:
+                await self._write_log(api, entry)
+            else:
+                await self.store.outbox.set_log_state(entry.id, "pending", "failed")
         pending = await self.store.outbox.list_by_status("pending")
         for entry in pending:
             await self.send(entry.id)
@@ -154,6 +201,11 @@ class Outbox:
             total += max(0, delta)
         return total
 
+    async def drain(self) -> None:
+        """Wait until no retry is scheduled any more (tests; a graceful shutdown may use it too)."""
+        while self._retry_tasks:
+            await asyncio.gather(*list(self._retry_tasks.values()), return_exceptions=True)
+
     async def close(self) -> None:
         for task in self._retry_tasks.values():
             task.cancel()
@@ -171,12 +223,18 @@ class Outbox:
         payload = Payload.model_validate_json(entry.action_json)
         if link is None or link.state != "active":
             why = "the link was removed" if link is None else f"the link is {link.state}"
-            await self.store.outbox.transition(entry_id, "sent", "cancelled", error_message=why)
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "cancelled", error_message=why)
+                if link is not None:
+                    await self._audit(link, entry, "cancelled", f"not sent: {why}")
             return SendResult(entry_id, "cancelled", f"Not sent: {why}.")
         try:
-            api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+            api = self._api(link)
         except VaultError as err:
-            await self.store.outbox.transition(entry_id, "sent", "failed", error_code="vault", error_message=str(err))
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "failed", error_code="vault",
+                                                   error_message=str(err))
+                await self._audit(link, entry, "failed", "the stored token cannot be decrypted")
             return await self._finish(link, entry_id, SendResult(entry_id, "failed", str(err)))
         action = payload.action
         try:
@@ -187,52 +245,61 @@ class Outbox:
         except ChastifyUnavailable:
             return await self._requeue(link, entry, None, "unavailable", "Chastify could not be reached")
         except OutcomeUnknown as err:
-            await self.store.outbox.transition(entry_id, "sent", "uncertain", error_code=err.code or "unknown",
-                                               error_message=err.message)
-            await self._audit(link, entry, "uncertain", err.message)
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "uncertain", error_code=err.code or "unknown",
+                                                   error_message=err.message)
+                await self._audit(link, entry, "uncertain", err.message)
+            log.warning("action outcome unknown", extra={"guild": link.guild_id, "lock": link.lock_id,
+                                                         "outcome": "uncertain", "source": entry.source})
             session = await self._peek(api)
-            state = f" The lock now shows {format_duration(session.lock_data.time_remaining_seconds or 0)} " \
-                    "remaining." if session and session.lock_data.time_remaining_seconds is not None else ""
             return await self._finish(link, entry_id, SendResult(
                 entry_id, "uncertain",
                 f"Chastify did not confirm **{action.summary()}**: it may or may not have been applied, so it "
-                f"was not sent again.{state} The owner can check the lock's history.", session=session))
+                f"was not sent again.{_state_text(session)} The owner can check the lock's history.",
+                session=session))
         except TokenError as err:
-            await self.store.outbox.transition(entry_id, "sent", "failed", error_code=err.code,
-                                               error_message=err.message)
-            await self._audit(link, entry, "failed", err.code or "token")
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "failed", error_code=err.code,
+                                                   error_message=err.message)
+                await self._audit(link, entry, "failed", err.code or "token")
             await self._link_gone(link, "broken", "The owner's Chastify token was rejected "
                                   f"({err.code}). The owner must run `/chastify link` again.")
             return await self._finish(link, entry_id, SendResult(
                 entry_id, "failed", "The owner's Chastify token no longer works; nothing was applied. "
                 "The owner must run `/chastify link` again."))
         except LockGone as err:
-            await self.store.outbox.transition(entry_id, "sent", "failed", error_code=err.code,
-                                               error_message=err.message)
-            await self._audit(link, entry, "failed", err.code or "lock gone")
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "failed", error_code=err.code,
+                                                   error_message=err.message)
+                await self._audit(link, entry, "failed", err.code or "lock gone")
             await self._link_gone(link, "ended", "This lock has ended on Chastify.")
             return await self._finish(link, entry_id, SendResult(
                 entry_id, "failed", "This lock has ended on Chastify; nothing was applied."))
         except (ActionRejected, InvalidParams, ChastifyError) as err:
             message = getattr(err, "message", None) or str(err)
             code = getattr(err, "code", None) or type(err).__name__
-            await self.store.outbox.transition(entry_id, "sent", "failed", error_code=code, error_message=message)
-            await self._audit(link, entry, "failed", f"{code}: {message}")
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "failed", error_code=code,
+                                                   error_message=message)
+                await self._audit(link, entry, "failed", f"{code}: {message}")
             return await self._finish(link, entry_id, SendResult(
                 entry_id, "failed", f"Chastify refused **{action.summary()}**: {message}"))
-        await self.store.outbox.transition(entry_id, "sent", "done")
-        logged = await self._write_log(api, payload)
-        await self._audit(link, entry, "applied", None if logged else "applied; the lock log could not be written")
+        # applied: the status and its audit line in one transaction, so a crash cannot leave one without the other
+        async with self.store.transaction():
+            await self.store.outbox.transition(entry_id, "sent", "done", log_state="pending")
+            await self._audit(link, entry, "applied", None)
         log.info("action applied", extra={"guild": link.guild_id, "lock": link.lock_id, "outcome": "applied",
                                           "action": action.summary(), "source": entry.source})
+        await self._write_log(api, entry)
         return await self._finish(link, entry_id, SendResult(entry_id, "done", f"Applied **{action.summary()}**."))
 
     async def _requeue(self, link: Link, entry: OutboxEntry, retry_after: float | None, code: str,
                        why: str) -> SendResult:
         attempts = entry.attempts
         if attempts >= MAX_SEND_ATTEMPTS:
-            await self.store.outbox.transition(entry.id, "sent", "failed", error_code=code, error_message=why)
-            await self._audit(link, entry, "failed", f"{why}; gave up after {attempts} attempts")
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry.id, "sent", "failed", error_code=code, error_message=why)
+                await self._audit(link, entry, "failed", f"{why}; gave up after {attempts} attempts")
             return await self._finish(link, entry.id, SendResult(
                 entry.id, "failed", f"{why}; gave up after {attempts} attempts. Nothing was applied."))
         await self.store.outbox.transition(entry.id, "sent", "pending", error_code=code, error_message=why)
@@ -247,20 +314,42 @@ class Outbox:
             old.cancel()
 
         async def later() -> None:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
             self._retry_tasks.pop(entry_id, None)
-            await self.send(entry_id)
+            try:
+                await self.send(entry_id)
+            except Exception:
+                log.exception("retrying outbox entry %s failed", entry_id)
 
         self._retry_tasks[entry_id] = asyncio.create_task(later(), name=f"outbox-retry-{entry_id}")
 
-    async def _write_log(self, api: DevApi, payload: Payload) -> bool:
+    def _api(self, link: Link) -> DevApi:
+        return self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+
+    async def _write_log(self, api: DevApi, entry: OutboxEntry) -> bool:
+        """Write the custom log of a done entry once: never again once its request may have been sent."""
+        if not await self.store.outbox.set_log_state(entry.id, "pending", "sending"):
+            return False
+        payload = payload_of(entry)
         try:
             await api.custom_log(CustomLog(title=payload.log_title, description=payload.log_description,
                                            role="extension"))
+        except OutcomeUnknown:
+            await self.store.outbox.set_log_state(entry.id, "sending", "unknown")
+            log.warning("custom log outcome unknown; not written again")
+            return False
         except (ChastifyError, ValueError) as err:
+            await self.store.outbox.set_log_state(entry.id, "sending", "failed")
             log.warning("custom log not written: %s", type(err).__name__)
             return False
+        await self.store.outbox.set_log_state(entry.id, "sending", "written")
         return True
+
+    async def _peek_link(self, link: Link) -> Session | None:
+        try:
+            return await self._peek(self._api(link))
+        except VaultError:
+            return None
 
     async def _peek(self, api: DevApi) -> Session | None:
         try:
@@ -302,6 +391,21 @@ async def perform(api: DevApi, action: Action) -> Any:
         return await api.lock_unfreeze()
     name, params = action.chastify_call()
     return await api.action(name, params)
+
+
+def _state_text(session: Session | None) -> str:
+    """The lock's current state as Chastify reports it, for an owner deciding what to do about an uncertain action."""
+    if session is None:
+        return " The lock's current state could not be read; check it in Chastify."
+    data = session.lock_data
+    parts = []
+    if data.time_remaining_seconds is not None:
+        parts.append(f"{format_duration(data.time_remaining_seconds)} remaining")
+    if data.frozen is not None:
+        parts.append("frozen" if data.frozen else "not frozen")
+    if data.task_assigned:
+        parts.append("a task is assigned")
+    return f" The lock now shows: {', '.join(parts)}." if parts else ""
 
 
 def _final(status: str) -> Status:

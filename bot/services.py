@@ -6,6 +6,7 @@ every rule lives here or below (``bot.policy``, ``bot.votes``, ``bot.outbox``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,9 +33,9 @@ from bot.config import Settings
 from bot.durations import format_duration
 from bot.errors import NotAllowed, NotLinked, Refused, UserError
 from bot.outbox import Outbox, SendResult
-from bot.policy import OwnerLimits, check
+from bot.policy import Decision, OwnerLimits, check
 from bot.store import Store
-from bot.store.models import AuditEntry, Link, TrustEntry
+from bot.store.models import AuditEntry, Link, OutboxEntry, TrustEntry
 from bot.vault import Vault, VaultError, normalize_token
 
 log = logging.getLogger("bot.services")
@@ -97,6 +98,8 @@ class Hooks:
     tell_owner: Callable[[Link, str], Awaitable[None]] | None = None
     # (link, reason): the link's open votes/boards were cancelled (safeword, unlink, lock gone)
     votes_cancelled: Callable[[Link, list[int], str], Awaitable[None]] | None = None
+    # (link, entry, result): an outbox entry reached a final state (after the owner was told when uncertain)
+    outbox_result: Callable[[Link, OutboxEntry, SendResult], Awaitable[None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,7 +109,8 @@ def chastify_problem(err: ChastifyError) -> str:
         return (f"Chastify rejected the token ({err.code}). Create a new DEV token in Chastify's "
                 "Developer API page and run `/chastify link` again.")
     if isinstance(err, InsufficientScope):
-        return "The token lacks a scope the bot needs (it must be allowed to read and write the lock)."
+        return ("The token lacks a scope the bot needs (it must be allowed to read and write the lock). Create a "
+                "DEV token with read and write access and run `/chastify link` again.")
     if isinstance(err, LockMismatch):
         return "Chastify now reports a different active lock than the linked one; the owner should link again."
     if isinstance(err, LockGone):
@@ -132,6 +136,9 @@ class Core:
         self.outbox = Outbox(store, client, vault, clock)
         self.hooks = Hooks()
         self.outbox.on_link_gone = self._on_link_gone
+        self.outbox.on_result = self._on_outbox_result
+        self.outbox.admit = self._admit
+        self._background: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ links
     async def link(self, place: Place, owner: Member, raw_token: str) -> LinkResult:
@@ -146,7 +153,15 @@ class Core:
             await self.store.audit.add(guild_id=place.guild_id, source="link", actor_id=owner.id,
                                        action_summary="link", outcome="refused", detail=err.code)
             raise UserError(f"Could not link: {chastify_problem(err)} Nothing was saved.") from None
+        if session.scopes and "locks:write" not in session.scopes:
+            # a read-only token would link fine and then fail every action
+            await self.store.audit.add(guild_id=place.guild_id, source="link", actor_id=owner.id,
+                                       action_summary="link", outcome="refused", detail="insufficient_scope")
+            raise UserError(f"Could not link: {chastify_problem(InsufficientScope())} Nothing was saved.")
         old = await self.store.links.get(place.guild_id, owner.id)
+        if old is not None and old.lock_id != session.lock_id:
+            # actions still queued for the old lock must never be sent to the new one
+            await self.outbox.cancel_pending(old.id, "the owner linked another lock")
         link = await self.store.links.upsert(
             guild_id=place.guild_id, owner_id=owner.id, token_ciphertext=self.vault.encrypt(token),
             lock_id=session.lock_id, role=session.role or "wearer", title=session.lock_data.lock_title,
@@ -266,23 +281,47 @@ class Core:
         return limits
 
     async def safeword(self, place: Place, owner: Member) -> tuple[Link, int, list[int]]:
-        """Pause at once: nobody can act, open votes and boards are cancelled, unsent actions are cancelled."""
+        """Pause at once: nobody can act, open votes and boards are cancelled, unsent actions are cancelled.
+
+        Everything that matters happens before this returns; the line in the lock's Chastify log is written in
+        the background so a slow Chastify never delays the pause. An action already on the wire at this instant
+        cannot be called back (see the README's "Safety model" section)."""
         link = await self.owned_link(place.guild_id, owner)
-        await self.store.links.set_state(link.id, "paused")
-        cancelled_actions = await self.outbox.cancel_pending(link.id, "the owner used the safeword")
-        ids = await self.store.votes.cancel_open_for_link(link.id, "the owner used the safeword")
+        why = "the owner used the safeword"
+        paused = await self.store.links.set_state(link.id, "paused", expected="active")
+        cancelled_actions = await self.outbox.cancel_pending(link.id, why)
+        ids = await self.store.votes.cancel_open_for_link(link.id, why)
         await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="safeword",
-                                   action_summary="safeword", outcome="paused",
+                                   action_summary="safeword", outcome="paused" if paused else link.state,
                                    detail=f"{len(ids)} votes and {cancelled_actions} queued actions cancelled")
-        await self._notify_cancelled(link, ids, "the owner used the safeword")
+        log.info("safeword", extra={"guild": place.guild_id, "lock": link.lock_id, "outcome": "paused"})
+        await self._notify_cancelled(link, ids, why)
+        if paused:
+            self._spawn(self._safeword_log(link, place.guild_name))
+        return await self.store.links.get_by_id(link.id) or link, cancelled_actions, ids
+
+    async def _safeword_log(self, link: Link, guild_name: str) -> None:
         try:
             api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
             await api.custom_log(CustomLog(
                 title="Discord: paused by the owner", role="extension",
-                description=f"The owner paused the Discord server {place.guild_name}'s access to this lock."))
-        except (ChastifyError, VaultError, ValueError):
-            log.warning("safeword log not written", extra={"guild": place.guild_id, "lock": link.lock_id})
-        return link, cancelled_actions, ids
+                description=f"The owner paused the Discord server {guild_name}'s access to this lock."))
+        except Exception as err:  # best effort: the pause itself is already in force
+            log.warning("safeword log not written: %s", type(err).__name__,
+                        extra={"guild": link.guild_id, "lock": link.lock_id})
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            await coro
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for background work (the safeword's log line) to finish."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def resume(self, place: Place, owner: Member) -> Link:
         link = await self.owned_link(place.guild_id, owner)
@@ -301,7 +340,11 @@ class Core:
             raise NotAllowed("Only the lock's owner and the people they trust can act on this lock. "
                              "The owner can trust you with `/chastify trust`.")
         await self.gate(place, link, action, source="direct", actor=actor)
-        self._check_rate(link)
+        try:
+            self._check_rate(link)
+        except Refused as err:  # refused actions are audited too
+            await self._refusal(place, link, actor, action, str(err))
+            raise
 
     async def act(self, place: Place, actor: Member, link: Link, action: Action, *,
                   reason: str | None = None) -> SendResult:
@@ -316,13 +359,50 @@ class Core:
 
     async def gate(self, place: Place, link: Link, action: Action, *, source: Literal["direct", "vote", "board"],
                    actor: Member | None = None) -> None:
-        """The policy gate; raises Refused (and audits it) when the owner's rules say no."""
+        """The policy gate; raises Refused (and audits it) when the owner's rules say no.
+
+        Callers use it to refuse early (before a vote is posted, before a command is acknowledged); the outbox
+        asks the same gate again, under the link's admission lock, at the moment the action is recorded
+        (:meth:`_admit`), so nothing reaches Chastify without passing it."""
         fresh = await self.store.links.get_by_id(link.id) or link
-        decision = check(action, source=source, state=fresh.state, limits=self.limits_of(fresh),
-                         added_last_24h=await self.outbox.added_last_24h(link.id))
+        decision = await self.judge(fresh, action, source)
         if not decision.allowed:
             await self._refusal(place, fresh, actor, action, decision.reason, source=source)
             raise Refused(decision.reason, limit=decision.limit)
+
+    async def judge(self, link: Link, action: Action, source: Literal["direct", "vote", "board"]) -> Decision:
+        """What ``bot.policy.check`` says about this action on this link now."""
+        return check(action, source=source, state=link.state, limits=self.limits_of(link),
+                     added_last_24h=await self.outbox.added_last_24h(link.id))
+
+    async def _admit(self, link: Link, source: Literal["direct", "vote", "board"], action: Action) -> str | None:
+        fresh = await self.store.links.get_by_id(link.id)
+        if fresh is None:
+            return "The lock was unlinked; nothing was applied."
+        decision = await self.judge(fresh, action, source)
+        if decision.allowed:
+            return None
+        await self.store.audit.add(guild_id=fresh.guild_id, link_id=fresh.id, actor_id=None, source=source,
+                                   action_summary=action.summary(), outcome="refused", detail=decision.reason)
+        return decision.reason
+
+    async def _on_outbox_result(self, link: Link, entry: OutboxEntry, result: SendResult) -> None:
+        """An action ended: an uncertain one is shown to the owner with the lock's current state."""
+        if result.status == "uncertain":
+            source = {"direct": "a command", "vote": "a vote", "board": "a time board"}.get(entry.source, "the bot")
+            await self._tell_owner(link, f"An action from {source} on your lock "
+                                         f"**{link.title or link.lock_id}** needs your attention. {result.message}")
+        if self.hooks.outbox_result is not None:
+            await self.hooks.outbox_result(link, entry, result)
+
+    async def _tell_owner(self, link: Link, message: str) -> None:
+        if self.hooks.tell_owner is None:
+            log.warning("nobody to tell the owner", extra={"guild": link.guild_id, "lock": link.lock_id})
+            return
+        try:
+            await self.hooks.tell_owner(link, message)
+        except Exception:
+            log.exception("telling the owner failed", extra={"guild": link.guild_id, "lock": link.lock_id})
 
     def _check_rate(self, link: Link, needed: int = 2) -> None:
         """Each action is one Chastify call plus one custom log: refuse rather than queue when the lock's
@@ -357,9 +437,12 @@ class Core:
         await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=None, source="chastify",
                                    action_summary=f"link {state}", outcome=state, detail=message)
         await self._notify_cancelled(link, ids, message)
-        if self.hooks.tell_owner is not None:
-            await self.hooks.tell_owner(link, message + (" The owner must run `/chastify link` again."
-                                                         if state == "broken" else ""))
+        what = f"Your lock **{link.title or link.lock_id}**: {message}"
+        if state == "broken" and "/chastify link" not in message:
+            what += " Create a new DEV token and run `/chastify link` again."
+        elif state == "ended":
+            what += " Its open votes were cancelled. Link your next lock with `/chastify link`."
+        await self._tell_owner(link, what)
 
     async def _notify_cancelled(self, link: Link, ids: list[int], reason: str) -> None:
         if ids and self.hooks.votes_cancelled is not None:

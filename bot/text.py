@@ -32,17 +32,31 @@ def clean_text(value: str | None, *, field: str, max_len: int, required: bool = 
         return None
     if len(text) > max_len:
         raise TextError(f"The {field} is {len(text)} characters long; at most {max_len} are accepted.")
-    for ch in text:
-        if ch in _HIDDEN:
-            raise TextError(
-                f"The {field} contains an invisible character ({_HIDDEN[ch]}, U+{ord(ch):04X}); "
-                "remove it and try again."
-            )
+    for i, ch in enumerate(text):
         if ch == "\n" and multiline:
             continue
-        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
+        if ch == "\u200d" and _joins_emoji(text, i):
+            continue  # the zero-width joiner inside an emoji sequence such as a family or a flag
+        category = unicodedata.category(ch)
+        if ch in _HIDDEN or category == "Cf":
+            what = _HIDDEN.get(ch, "an invisible formatting character")
+            raise TextError(
+                f"The {field} contains an invisible character ({what}, U+{ord(ch):04X}); remove it and try again."
+            )
+        if category in ("Cc", "Cs", "Co", "Cn"):
             raise TextError(
                 f"The {field} contains a control or unassigned character (U+{ord(ch):04X}); "
                 "only printable text is accepted."
             )
     return text
+
+
+def _joins_emoji(text: str, i: int) -> bool:
+    """True when the character at ``i`` sits between two emoji (pictographs, modifiers or the emoji selector)."""
+    if i == 0 or i == len(text) - 1:
+        return False
+
+    def emoji_like(ch: str) -> bool:
+        return unicodedata.category(ch) in ("So", "Sk") or ch == "\ufe0f"
+
+    return emoji_like(text[i - 1]) and emoji_like(text[i + 1])

@@ -1,17 +1,20 @@
 """Community votes: decision votes (✅ ❌) and time boards (🔼 🔽), restart-safe and within the rate limit.
 
-Rules (the README's table is written from these):
+Rules (the README's "Votes and boards" section has them all in one table):
 - Eligible voters: not bots; the voter role when one is set; not the lock's owner unless the owner allows it;
   accounts at least ``min_account_age_days`` old. Reactions of anyone else are ignored.
 - One ballot per member and vote: the latest reaction wins; removing it retracts the ballot.
 - A member who leaves the server keeps the ballot they cast (Discord keeps their reaction too).
 - Ballots are kept in memory for the live tally and written to SQLite in groups (on every tally refresh and
-  before a vote closes); after a crash the ballots are rebuilt from the message's reactions.
+  before a vote closes); after a restart the ballots are rebuilt from the message's reactions before any
+  deadline is acted on.
 - Decision votes pass on quorum and a share of ✅ strictly above the majority (a tie fails), see
   ``bot.votes``. Passed actions go through the same policy gate as direct actions, are applied once and
   logged on the lock with their tally.
-- Boards apply their net change in ONE apply-time call (and one custom log) at close, and at most every
-  ``board_flush_seconds`` on long boards; the net is clamped to the owner's limits.
+- Boards apply their net change in ONE apply-time call (and one custom log) at close, and on boards longer than
+  twice ``board_flush_seconds`` every ``board_flush_seconds`` before that (never in the last
+  ``board_flush_seconds``); each application is clamped to the owner's limits and what the limits held back is
+  tried again at the next application.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,8 +33,8 @@ from bot.errors import NotAllowed, Refused, UserError
 from bot.outbox import SendResult
 from bot.policy import board_allowance, effective_quorum
 from bot.services import Core, Member, Place
-from bot.store.models import BallotChange, Link, Vote
-from bot.votes import FOR, Outcome, Rules, Tally, at_deadline, board_net, early
+from bot.store.models import BallotChange, Link, OutboxEntry, Vote
+from bot.votes import FOR, Outcome, Rules, Tally, Verdict, at_deadline, board_net, early
 
 log = logging.getLogger("bot.voting")
 
@@ -38,6 +42,7 @@ DECISION_EMOJI = {"✅": FOR, "❌": -1}
 BOARD_EMOJI = {"🔼": FOR, "🔽": -1}
 MIN_WINDOW = 60
 MAX_WINDOW = 7 * 86400
+_QUEUED = ": queued: "
 
 
 @dataclass
@@ -60,7 +65,13 @@ class OpenVote:
     # voter id -> choice; None until first needed (loaded lazily, so a restart with a million stored ballots
     # does not read them all)
     voters: dict[int, int] | None = None
+    # closing, cancelling and board applications: one at a time
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # reactions of one vote are handled one at a time, in the order they arrived: a removal must never
+    # overtake the add it undoes while that add waits for the database
+    ballot_order: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # set (under ballot_order) once the vote is being decided: later reactions no longer count
+    closing: bool = False
 
     @property
     def tally(self) -> Tally:
@@ -85,6 +96,20 @@ class Snapshot:
     result: str | None = None
 
 
+@dataclass(frozen=True)
+class CurrentReactions:
+    """A vote message's reactions as Discord shows them now (read at start, to catch up on the downtime)."""
+
+    # voter id -> the choices they react with now (bots already left out)
+    choices: dict[int, set[int]]
+    # who they are, for the eligibility rules; a voter missing here has left the server
+    members: dict[int, Member]
+
+
+class MessageGone(Exception):
+    """The vote's message no longer exists (deleted while the bot was down)."""
+
+
 class Display:
     """What the Discord side provides (``cogs/votes.py``). Defaults do nothing, for tests of the core."""
 
@@ -95,6 +120,12 @@ class Display:
         return Place(guild_id=guild_id, guild_name=f"server {guild_id}", channel_id=channel_id)
 
     def potential_voters(self, guild_id: int) -> int | None:
+        """How many members the server has (an upper bound on who could still vote), None when unknown."""
+        return None
+
+    async def current_reactions(self, ov: OpenVote) -> CurrentReactions | None:
+        """The vote message's reactions now; None when they cannot be read (the stored ballots then stand).
+        Raises :class:`MessageGone` when the message was deleted."""
         return None
 
 
@@ -107,69 +138,79 @@ class VoteService:
         self.open: dict[int, OpenVote] = {}
         self.by_message: dict[int, int] = {}
         self._pending: list[BallotChange] = []
+        self._flush_lock = asyncio.Lock()
+        self._pending_gen = 0  # which buffer _pending is: bumped whenever a flush takes it
+        self._written_gen = 0  # every buffer older than this one is in the database
         self._dirty: set[int] = set()
         self._refreshers: dict[int, asyncio.Task[None]] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: float | None = None
+        self._running = False
         self._closing: set[asyncio.Task[None]] = set()
         core.hooks.votes_cancelled = self._cancelled_elsewhere
+        self._next_outbox_hook = core.hooks.outbox_result
+        core.hooks.outbox_result = self._outbox_result
 
     # ================================================================== proposing
     async def propose(self, place: Place, proposer: Member, link: Link, action: Action, *,
                       window: int | None, channel_id: int) -> OpenVote:
         """Check and record a decision vote. The caller posts the message and calls :meth:`attach`."""
         rules, window_s = await self._admission(place, proposer, link, window)
+        # refuse now what the owner's limits would refuse at the end anyway
         await self.core.gate(place, link, action, source="vote", actor=proposer)
         vote = await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="decision", action_json=action.to_json(),
             proposer_id=proposer.id, channel_id=channel_id, deadline=self.clock() + window_s,
             quorum=rules.quorum, majority=rules.majority, instant_pass=rules.instant_pass)
-        return self._remember(vote)
+        return self._remember(vote, fresh=True)
 
     async def propose_board(self, place: Place, proposer: Member, link: Link, *, add_per_vote: int,
                             remove_per_vote: int, window: int | None, channel_id: int) -> OpenVote:
-        rules, window_s = await self._admission(place, proposer, link, window)
         if add_per_vote <= 0 and remove_per_vote <= 0:
             raise UserError("A board needs time per 🔼 or per 🔽 (or both).")
-        add, remove = board_allowance(state=link.state, limits=self.core.limits_of(link),
-                                      added_last_24h=await self.core.outbox.added_last_24h(link.id))
-        if add_per_vote > 0 and add == 0:
-            raise Refused("The owner's limits allow no time to be added by votes right now.")
-        if remove_per_vote > 0 and remove == 0:
-            raise Refused("The owner does not allow votes to remove time on this lock.")
+        rules, window_s = await self._admission(place, proposer, link, window)
+        limits = self.core.limits_of(link)
+        if add_per_vote > 0 and ActionKind.ADD_TIME not in limits.vote_allowed:
+            raise Refused("The lock owner does not allow votes to add time on this lock "
+                          "(open the board with `add_per_vote: 0`).", limit="allowed")
+        if remove_per_vote > 0 and ActionKind.REMOVE_TIME not in limits.vote_allowed:
+            raise Refused("The lock owner does not allow votes to remove time on this lock "
+                          "(open the board with `remove_per_vote: 0`).", limit="allowed")
         vote = await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="board", action_json=None, proposer_id=proposer.id,
             channel_id=channel_id, deadline=self.clock() + window_s, quorum=rules.quorum, majority=rules.majority,
             add_per_vote=add_per_vote, remove_per_vote=remove_per_vote)
-        return self._remember(vote)
+        return self._remember(vote, fresh=True)
 
     async def _admission(self, place: Place, proposer: Member, link: Link,
                          window: int | None) -> tuple[Rules, int]:
-        if link.state != "active":
-            decision = self.core.limits_of(link)  # state refusal text lives in the policy gate
-            del decision
-            await self.core.gate(place, link, Action(kind=ActionKind.UNFREEZE), source="vote", actor=proposer)
+        """The checks every proposal passes, in the order a member can act on them."""
+        fresh = await self.store.links.get_by_id(link.id) or link
+        if fresh.state != "active":
+            # the policy gate words (and audits) the refusal for a paused, ended or broken lock
+            await self.core.gate(place, fresh, Action(kind=ActionKind.UNFREEZE), source="vote", actor=proposer)
         g = await self.core.vote_rules(place.guild_id)
         if g.voter_role_id is not None and g.voter_role_id not in proposer.role_ids:
             raise NotAllowed(f"Only members with the <@&{g.voter_role_id}> role can propose votes here.")
+        window_s = g.window_seconds if window is None else window
+        if not MIN_WINDOW <= window_s <= MAX_WINDOW:
+            raise UserError(f"A vote runs from {format_duration(MIN_WINDOW)} to {format_duration(MAX_WINDOW)}.")
         last = await self.store.votes.last_proposal_at(place.guild_id, proposer.id)
         if last is not None and g.proposal_cooldown_seconds > 0:
             wait = last + g.proposal_cooldown_seconds - self.clock()
             if wait > 0:
-                raise Refused(f"You proposed a vote recently; you can propose again in "
+                raise Refused(f"You proposed a vote recently; this server allows one proposal per member every "
+                              f"{format_duration(g.proposal_cooldown_seconds)}. You can propose again in "
                               f"{format_duration(max(1, int(wait + 0.999)))}.", limit="cooldown")
         if await self.store.votes.count_open_for_link(link.id) >= g.max_open_per_lock:
             raise Refused(f"This lock already has {g.max_open_per_lock} open vote(s), the most this server allows. "
-                          "Wait for one to close.", limit="max_open")
-        window_s = g.window_seconds if window is None else window
-        if not MIN_WINDOW <= window_s <= MAX_WINDOW:
-            raise UserError(f"A vote runs from {format_duration(MIN_WINDOW)} to {format_duration(MAX_WINDOW)}.")
-        limits = self.core.limits_of(link)
+                          "Wait for one to close (see `/vote list`).", limit="max_open")
+        limits = self.core.limits_of(fresh)
         return Rules(quorum=effective_quorum(g.quorum, limits), majority=g.majority,
                      instant_pass=g.instant_pass), window_s
 
-    def _remember(self, vote: Vote) -> OpenVote:
+    def _remember(self, vote: Vote, *, fresh: bool = False) -> OpenVote:
         ov = OpenVote(
             id=vote.id, guild_id=vote.guild_id, link_id=vote.link_id, kind=vote.kind, channel_id=vote.channel_id,
             message_id=vote.message_id, deadline=vote.deadline,
@@ -177,6 +218,8 @@ class VoteService:
             action=Action.from_json(vote.action_json) if vote.action_json else None,
             add_per_vote=vote.add_per_vote or 0, remove_per_vote=vote.remove_per_vote or 0,
             applied_net=vote.applied_net_seconds, last_flush=vote.last_flush_at or vote.created_at)
+        if fresh:
+            ov.voters = {}  # a new vote has no ballots: nothing to load
         self.open[vote.id] = ov
         if vote.message_id is not None:
             self.by_message[vote.message_id] = vote.id
@@ -192,6 +235,13 @@ class VoteService:
         if ov is not None:
             ov.message_id, ov.channel_id = message_id, channel_id
             self.by_message[message_id] = vote_id
+
+    async def discard(self, vote_id: int, why: str) -> None:
+        """Drop a vote whose message could not be posted: it never ran, so nobody saw it."""
+        ov = self.open.get(vote_id)
+        if ov is not None:
+            self._forget(ov)
+        await self.store.votes.set_status(vote_id, "cancelled", outcome_reason=f"Cancelled: {why}.")
 
     # ================================================================== ballots
     def vote_for_message(self, message_id: int) -> OpenVote | None:
@@ -220,65 +270,118 @@ class VoteService:
         choice = (DECISION_EMOJI if ov.kind == "decision" else BOARD_EMOJI).get(emoji)
         if choice is None:
             return False
-        voters = await self._voters(ov)
-        current = voters.get(member.id)
-        if added:
-            if current == choice or await self.eligible(ov, member) is not None:
+        async with ov.ballot_order:
+            if ov.closing:
                 return False
-            voters[member.id] = choice
-            self._pending.append(BallotChange(ov.id, member.id, choice))
-        else:
-            if current != choice:
-                return False  # removing the reaction they had switched away from changes nothing
-            del voters[member.id]
-            self._pending.append(BallotChange(ov.id, member.id, None))
+            voters = await self._voters(ov)
+            current = voters.get(member.id)
+            if added:
+                if current == choice or await self.eligible(ov, member) is not None:
+                    return False
+                voters[member.id] = choice
+                self._pending.append(BallotChange(ov.id, member.id, choice))
+            else:
+                if current != choice:
+                    return False  # removing the reaction they had switched away from changes nothing
+                del voters[member.id]
+                self._pending.append(BallotChange(ov.id, member.id, None))
         self._changed(ov)
-        if ov.kind == "decision":
-            verdict = early(ov.tally, ov.rules, max_more_voters=self._more_voters(ov))
-            if verdict is not None:
-                self._spawn_close(ov.id, "early")
+        if ov.kind == "decision" and self._early_verdict(ov) is not None:
+            self._spawn_close(ov.id, "early")
         return True
 
     async def _voters(self, ov: OpenVote) -> dict[int, int]:
         if ov.voters is None:
-            ov.voters = {b.voter_id: b.choice for b in await self.store.ballots.list(ov.id)}
+            loaded = {b.voter_id: b.choice for b in await self.store.ballots.list(ov.id)}
+            if ov.voters is None:  # a reconciliation may have filled them meanwhile
+                ov.voters = loaded
         return ov.voters
+
+    def _early_verdict(self, ov: OpenVote) -> Verdict | None:
+        return early(ov.tally, ov.rules, max_more_voters=self._more_voters(ov))
 
     def _more_voters(self, ov: OpenVote) -> int | None:
         total = self.display.potential_voters(ov.guild_id)
         if total is None:
             return None
-        # the bot itself never votes; everyone else may still come
+        # the bot itself never votes; everyone else who has not voted yet may still come
         return max(0, total - 1 - len(ov.voters or {}))
 
     async def flush_ballots(self) -> None:
-        """Write the buffered ballot changes in one transaction."""
-        if not self._pending:
+        """Write the buffered ballot changes in one transaction. Group commit: a caller that finds a write under
+        way waits for it, then returns at once if a write took its changes meanwhile."""
+        if not self._pending and not self._flush_lock.locked():
             return
-        batch, self._pending = self._pending, []
-        await self.store.ballots.apply_many(batch)
+        mine = self._pending_gen
+        async with self._flush_lock:
+            if mine < self._written_gen or not self._pending:
+                return  # an earlier caller wrote the buffer holding this caller's changes
+            taken = self._pending_gen
+            batch, self._pending = self._pending, []
+            self._pending_gen += 1
+            try:
+                await self.store.ballots.apply_many(batch)
+            except BaseException:
+                self._pending = batch + self._pending  # not written: keep them for the next flush
+                raise
+            self._written_gen = taken + 1
 
-    async def reconcile(self, vote_id: int, reactions: dict[int, set[int]], members: dict[int, Member]) -> None:
-        """Rebuild a vote's ballots from the message's current reactions (after a restart).
-        ``reactions`` maps voter id to the choices they currently react with."""
+    async def reconcile(self, vote_id: int, current: CurrentReactions) -> None:
+        """Make a vote's ballots match its message's current reactions (reactions added or removed while the
+        bot was down). A member with both reactions keeps the ballot stored before; with none stored, neither
+        counts. A member who left keeps a stored ballot they still react with."""
         ov = self.open.get(vote_id)
         if ov is None:
             return
-        await self.flush_ballots()
-        stored = {b.voter_id: b.choice for b in await self.store.ballots.list(vote_id)}
-        result: dict[int, int] = {}
-        for voter, choices in reactions.items():
-            member = members.get(voter)
-            if not choices or member is None or await self.eligible(ov, member) is not None:
+        emptied = False
+        async with ov.lock, ov.ballot_order:
+            if ov.closing or vote_id not in self.open:
+                return
+            await self.flush_ballots()
+            stored = {b.voter_id: b.choice for b in await self.store.ballots.list(vote_id)}
+            result: dict[int, int] = {}
+            for voter, choices in current.choices.items():
+                if not choices:
+                    continue
+                member = current.members.get(voter)
+                if member is None:
+                    if stored.get(voter) in choices:
+                        result[voter] = stored[voter]
+                    continue
+                if await self.eligible(ov, member) is not None:
+                    continue
+                if stored.get(voter) in choices:
+                    result[voter] = stored[voter]
+                elif len(choices) == 1:
+                    result[voter] = next(iter(choices))
+            if result != stored:
+                await self.store.ballots.replace_all(vote_id, result)
+            emptied = ov.voters is not None and not result and bool(ov.voters)
+            ov.voters = result
+        if result != stored or emptied:
+            self._changed(ov)
+        if ov.kind == "decision" and self._early_verdict(ov) is not None:
+            self._spawn_close(ov.id, "early")
+
+    async def reconcile_all(self) -> int:
+        """At start, before any deadline is acted on: catch every open vote up with its message's reactions.
+        A vote whose message was deleted is cancelled. Returns how many votes were reconciled."""
+        done = 0
+        for ov in list(self.open.values()):
+            if ov.message_id is None:
                 continue
-            if stored.get(voter) in choices:
-                result[voter] = stored[voter]
-            elif len(choices) == 1:
-                result[voter] = next(iter(choices))
-            # both reactions present and no stored ballot says which came last: the ballot is not counted
-        await self.store.ballots.replace_all(vote_id, result)
-        ov.voters = result
-        self._changed(ov)
+            try:
+                current = await self.display.current_reactions(ov)
+            except MessageGone:
+                await self._cancel_quietly(ov, "Cancelled: the vote message was deleted.")
+                continue
+            except Exception:
+                log.exception("could not read the reactions of vote %s; its stored ballots stand", ov.id)
+                continue
+            if current is not None:
+                await self.reconcile(ov.id, current)
+                done += 1
+        return done
 
     # ================================================================== live tally (debounced)
     def _changed(self, ov: OpenVote) -> None:
@@ -296,7 +399,8 @@ class VoteService:
                 await self._show(vote_id)
                 await asyncio.sleep(delay)
         finally:
-            self._refreshers.pop(vote_id, None)
+            if self._refreshers.get(vote_id) is asyncio.current_task():
+                del self._refreshers[vote_id]
 
     async def _show(self, vote_id: int, result: str | None = None) -> None:
         snap = await self.snapshot(vote_id, result)
@@ -322,14 +426,26 @@ class VoteService:
         return Snapshot(vote, link, action, tally, net, closed=vote.status not in ("open", "applying"),
                         result=result or vote.outcome_reason)
 
+    async def tallies(self, votes: list[OpenVote]) -> dict[int, Tally]:
+        """Current tallies of open votes: from memory where loaded, else from the database in one query."""
+        out = {ov.id: ov.tally for ov in votes if ov.voters is not None}
+        missing = [ov.id for ov in votes if ov.voters is None]
+        if missing:
+            for vote_id, t in (await self.store.ballots.tally_many(missing)).items():
+                out[vote_id] = Tally(t.for_, t.against)
+        return out
+
     # ================================================================== deadlines
     def _schedule(self, when: float, vote_id: int, what: str) -> None:
         heapq.heappush(self._heap, (when, vote_id, what))
-        if self._timer_at is None or when < self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer_at = when
-            self._timer = asyncio.create_task(self._timer_loop(), name="vote-deadlines")
+        if self._running and (self._timer_at is None or when < self._timer_at):
+            self._start_timer(when)
+
+    def _start_timer(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = asyncio.create_task(self._timer_loop(), name="vote-deadlines")
 
     async def _timer_loop(self) -> None:
         while self._heap:
@@ -350,48 +466,59 @@ class VoteService:
         self._timer_at = None
         self._timer = None
 
-    def _spawn_close(self, vote_id: int, why: str) -> None:
+    def _spawn(self, coro: Awaitable[object], name: str) -> None:
         async def run() -> None:
-            await self.close(vote_id, why)
+            await coro
 
-        task = asyncio.create_task(run(), name=f"vote-close-{vote_id}")
+        task = asyncio.create_task(run(), name=name)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    def _spawn_close(self, vote_id: int, why: Literal["deadline", "early"]) -> None:
+        self._spawn(self.close(vote_id, why), f"vote-close-{vote_id}")
 
     def _spawn_flush(self, ov: OpenVote) -> None:
+        every = self.core.settings.votes.board_flush_seconds
+
         async def run() -> None:
             async with ov.lock:
-                if ov.id in self.open:
+                # the close applies whatever is left: no separate call in its last period
+                if ov.id in self.open and not ov.closing and ov.deadline - self.clock() > every:
                     await self._apply_board(ov, final=False)
             if ov.id in self.open:
-                self._schedule(self.clock() + self.core.settings.votes.board_flush_seconds, ov.id, "flush")
+                self._schedule(self.clock() + every, ov.id, "flush")
 
-        task = asyncio.create_task(run(), name=f"board-flush-{ov.id}")
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._spawn(run(), f"board-flush-{ov.id}")
 
     # ================================================================== closing
-    async def close(self, vote_id: int, why: str = "deadline") -> str | None:
-        """Close the vote once: decide, apply through the policy gate and the outbox, show the outcome."""
+    async def close(self, vote_id: int, why: Literal["deadline", "early"] = "deadline") -> str | None:
+        """Close the vote once: decide, apply through the policy gate and the outbox, show the outcome.
+        An early close that no longer holds (a ballot changed meanwhile) leaves the vote open: returns None."""
         ov = self.open.get(vote_id)
         if ov is None:
             return None
         async with ov.lock:
             if vote_id not in self.open:
                 return None
+            async with ov.ballot_order:
+                verdict = None
+                if why == "early":
+                    verdict = self._early_verdict(ov)
+                    if verdict is None:
+                        return None
+                ov.closing = True
             await self.flush_ballots()
             if ov.kind == "board":
                 text = await self._close_board(ov)
             else:
-                text = await self._close_decision(ov, why)
+                text = await self._close_decision(ov, verdict)
             self._forget(ov)
-        await self._show(vote_id, text)
+        await self._show(vote_id)  # every outcome above was stored with its text
         return text
 
-    async def _close_decision(self, ov: OpenVote, why: str) -> str:
+    async def _close_decision(self, ov: OpenVote, verdict: Verdict | None) -> str:
         t = await self.store.ballots.tally(ov.id)
         tally = Tally(t.for_, t.against)
-        verdict = early(tally, ov.rules, max_more_voters=self._more_voters(ov)) if why == "early" else None
         verdict = verdict or at_deadline(tally, ov.rules)
         if verdict.outcome is Outcome.FAILED:
             text = f"Failed: {verdict.reason}."
@@ -399,78 +526,95 @@ class VoteService:
             return text
         if not await self.store.votes.set_status(ov.id, "applying"):
             return "Closed elsewhere."
-        assert ov.action is not None
-        link = await self.store.links.get_by_id(ov.link_id)
+        return await self._apply_decision(ov.id, ov.guild_id, ov.channel_id, ov.link_id, ov.action, tally,
+                                          f"Passed ({verdict.reason})")
+
+    async def _apply_decision(self, vote_id: int, guild_id: int, channel_id: int, link_id: int,
+                              action: Action | None, tally: Tally, head: str) -> str:
+        """A passed vote in status 'applying': through the policy gate and the outbox, once (the outbox key is
+        the vote's), then its final status."""
+        assert action is not None
+        link = await self.store.links.get_by_id(link_id)
         if link is None:
-            text = "Cancelled: the lock was unlinked."
-            await self.store.votes.set_status(ov.id, "cancelled", from_status="applying", outcome_reason=text)
+            text = f"{head} but not applied: the lock was unlinked."
+            await self.store.votes.set_status(vote_id, "cancelled", from_status="applying", outcome_reason=text)
             return text
-        place = self.display.place(ov.guild_id, ov.channel_id)
+        place = self.display.place(guild_id, channel_id)
         try:
-            await self.core.gate(place, link, ov.action, source="vote")
+            await self.core.gate(place, link, action, source="vote")
         except Refused as err:
-            text = f"Passed ({verdict.reason}) but not applied: {err}"
-            await self.store.votes.set_status(ov.id, "refused", from_status="applying", outcome_reason=text)
+            text = f"{head} but not applied: {err}"
+            await self.store.votes.set_status(vote_id, "refused", from_status="applying", outcome_reason=text)
             return text
         result = await self.core.outbox.submit(
-            link=link, source="vote", source_id=ov.id, action=ov.action, key=f"vote:{ov.id}",
-            log_title=log_title(ov.action, source="vote", votes_for=tally.votes_for,
+            link=link, source="vote", source_id=vote_id, action=action, key=f"vote:{vote_id}",
+            log_title=log_title(action, source="vote", votes_for=tally.votes_for,
                                 votes_against=tally.votes_against),
             log_description=log_description(guild_name=place.guild_name, channel_name=place.channel_name,
-                                            reason=ov.action.reason))
-        text = _outcome_text(f"Passed ({verdict.reason})", result)
-        await self.store.votes.set_status(ov.id, "passed" if result.status != "failed" else "failed",
-                                          from_status="applying", outcome_reason=text)
+                                            reason=action.reason))
+        text = _outcome_text(head, result)
+        await self.store.votes.set_status(vote_id, _status_of(result), from_status="applying", outcome_reason=text)
         return text
 
     async def _close_board(self, ov: OpenVote) -> str:
         if not await self.store.votes.set_status(ov.id, "applying"):
             return "Closed elsewhere."
-        text = await self._apply_board(ov, final=True)
-        await self.store.votes.set_status(ov.id, "passed", from_status="applying", outcome_reason=text)
+        text, status = await self._apply_board(ov, final=True)
+        await self.store.votes.set_status(ov.id, status, from_status="applying", outcome_reason=text)
         return text
 
-    async def _apply_board(self, ov: OpenVote, *, final: bool) -> str:
-        """Apply the board's net change not applied yet, in one action, clamped to the owner's limits."""
+    async def _apply_board(self, ov: OpenVote, *, final: bool) -> tuple[str, str]:
+        """Apply the part of the board's net change not applied yet, in ONE action clamped to the owner's limits.
+        ``applied_net`` counts what was actually sent; what the limits held back is tried again next time.
+        Returns the text to show and the status the board ends with when ``final``."""
         await self.flush_ballots()
         t = await self.store.ballots.tally(ov.id)
         net = board_net(t.for_, t.against, ov.add_per_vote, ov.remove_per_vote)
-        change = net - ov.applied_net
-        counts = f"{t.for_} 🔼, {t.against} 🔽"
+        prev = ov.applied_net
+        change = net - prev
+        head = f"Net {format_signed(net)} ({t.for_} 🔼, {t.against} 🔽)"
         if change == 0:
-            return f"Closed: net {format_signed(net)} ({counts}); nothing more to apply." if final else ""
+            return (f"{head}: {'applied.' if net else 'nothing to apply.'}", "passed")
         link = await self.store.links.get_by_id(ov.link_id)
         if link is None:
-            return "Closed: the lock was unlinked; nothing applied."
+            return f"{head}: the lock was unlinked; nothing more was applied.", "cancelled"
         add, remove = board_allowance(state=link.state, limits=self.core.limits_of(link),
                                       added_last_24h=await self.core.outbox.added_last_24h(link.id))
         clamped = max(-remove, min(add, change))
-        note = "" if clamped == change else f" (the owner's limits allowed {format_signed(clamped)})"
         kind = ActionKind.ADD_TIME if clamped > 0 else ActionKind.REMOVE_TIME
         bound = DURATION_BOUNDS[kind][1]
         clamped = max(-bound, min(bound, clamped))
+        earlier = f"; {format_signed(prev)} applied earlier" if prev else ""
         if clamped == 0:
-            # nothing may be applied now; remember the net so it is not retried on every flush
-            await self.store.votes.record_flush(ov.id, applied_net_seconds=net, expected_applied=ov.applied_net)
-            ov.applied_net, ov.last_flush = net, self.clock()
-            return f"Closed: net {format_signed(net)} ({counts}), but the owner's limits allow none of it now."
+            return (f"{head}{earlier}: not applied: the owner's limits allow no more "
+                    f"{'time added' if change > 0 else 'time removed'} by votes now.", "refused")
+        if clamped != change:
+            head += f"; the owner's limits allowed {format_signed(clamped)} of {format_signed(change)}"
+        head += earlier
+        new = prev + clamped
+        # remember what will be applied BEFORE sending, so a crash can never apply it twice
+        if not await self.store.votes.record_flush(ov.id, applied_net_seconds=new, expected_applied=prev):
+            return "Closed elsewhere.", "passed"
+        ov.applied_net, ov.last_flush = new, self.clock()
         action = Action(kind=kind, seconds=abs(clamped))
         place = self.display.place(ov.guild_id, ov.channel_id)
-        flush_no = int(self.clock())
-        # remember what will be applied BEFORE sending, so a crash can never apply it twice
-        if not await self.store.votes.record_flush(ov.id, applied_net_seconds=net, expected_applied=ov.applied_net):
-            return "Closed elsewhere."
-        ov.applied_net, ov.last_flush = net, self.clock()
         result = await self.core.outbox.submit(
-            link=link, source="board", source_id=ov.id, action=action, key=f"board:{ov.id}:{flush_no}",
+            link=link, source="board", source_id=ov.id, action=action, key=f"board:{ov.id}:{uuid.uuid4().hex}",
             log_title=log_title(action, source="board", votes_for=t.for_, votes_against=t.against),
             log_description=log_description(guild_name=place.guild_name, channel_name=place.channel_name,
                                             reason=None))
-        return _outcome_text(f"Net {format_signed(clamped)} ({counts}){note}", result)
+        if result.status in ("failed", "cancelled", "refused"):
+            # surely not applied: the next application (or nobody) tries it again
+            if await self.store.votes.record_flush(ov.id, applied_net_seconds=prev, expected_applied=new):
+                ov.applied_net = prev
+        if not final and result.status == "done":
+            self._changed(ov)  # shows "applied so far"
+        return _outcome_text(head, result), _status_of(result)
 
+    # ================================================================== cancelling
     async def cancel(self, vote_id: int, actor: Member) -> Vote:
         vote = await self.store.votes.get(vote_id)
-        if vote is None or vote.guild_id is None:
+        if vote is None:
             raise UserError("There is no such vote.")
         link = await self.store.links.get_by_id(vote.link_id)
         allowed = actor.id == vote.proposer_id or actor.manage_guild or (link is not None and link.owner_id == actor.id)
@@ -478,25 +622,54 @@ class VoteService:
             raise NotAllowed("Only the member who proposed the vote, the lock's owner or someone with Manage "
                              "Server can cancel it.")
         ov = self.open.get(vote_id)
-        if ov is not None:
-            async with ov.lock:
-                ok = await self.store.votes.set_status(vote_id, "cancelled",
-                                                       outcome_reason=f"Cancelled by {actor.name}.")
-                if ok:
-                    self._forget(ov)
-        else:
-            ok = False
-        if not ok:
-            raise UserError(f"That vote is already closed ({vote.status}).")
-        await self._show(vote_id)
+        if ov is None or not await self._cancel_quietly(ov, f"Cancelled by {actor.name}."):
+            fresh = await self.store.votes.get(vote_id)
+            raise UserError(f"Vote #{vote_id} is already closed ({fresh.status if fresh else vote.status}).")
         return vote
 
+    async def message_deleted(self, message_id: int) -> bool:
+        """Someone deleted a vote's message: nobody can vote any more, so the vote is cancelled."""
+        ov = self.vote_for_message(message_id)
+        return ov is not None and await self._cancel_quietly(ov, "Cancelled: the vote message was deleted.")
+
+    async def _cancel_quietly(self, ov: OpenVote, text: str) -> bool:
+        async with ov.lock:
+            if ov.id not in self.open:
+                return False
+            async with ov.ballot_order:
+                ov.closing = True
+            ok = await self.store.votes.set_status(ov.id, "cancelled", outcome_reason=text)
+            self._forget(ov)
+        if ok:
+            await self._show(ov.id)
+        return ok
+
     async def _cancelled_elsewhere(self, link: Link, ids: list[int], reason: str) -> None:
+        """The core cancelled these votes in the database (safeword, unlink, lock gone)."""
         for vote_id in ids:
             ov = self.open.get(vote_id)
             if ov is not None:
+                async with ov.ballot_order:
+                    ov.closing = True
                 self._forget(ov)
             await self._show(vote_id, f"Cancelled: {reason}.")
+
+    async def _outbox_result(self, link: Link, entry: OutboxEntry, result: SendResult) -> None:
+        """An action that was queued (Chastify rate limiting or unreachable) reached its end later: the vote's
+        message says how it ended."""
+        try:
+            if entry.source in ("vote", "board") and entry.source_id is not None:
+                vote = await self.store.votes.get(entry.source_id)
+                if vote is not None and vote.outcome_reason and _QUEUED in vote.outcome_reason \
+                        and vote.status == "passed":
+                    head = vote.outcome_reason.partition(_QUEUED)[0]
+                    text = _outcome_text(head, result)
+                    if await self.store.votes.set_status(vote.id, _status_of(result), from_status="passed",
+                                                         outcome_reason=text):
+                        await self._show(vote.id)
+        finally:
+            if self._next_outbox_hook is not None:
+                await self._next_outbox_hook(link, entry, result)
 
     def _forget(self, ov: OpenVote) -> None:
         self.open.pop(ov.id, None)
@@ -509,18 +682,35 @@ class VoteService:
 
     # ================================================================== lifecycle
     async def load(self) -> list[OpenVote]:
-        """At start: every open vote back in memory with its stored ballots and its deadline scheduled.
-        Votes caught mid-apply by a crash are settled by the outbox (never re-decided)."""
-        loaded = [self._remember(vote) for vote in await self.store.votes.list_open()]
+        """At start: every open vote back in memory with its deadline on the heap. Nothing is acted on until
+        :meth:`start` (after :meth:`reconcile_all`), so a deadline that passed while the bot was down is judged
+        on the reactions as they are now."""
+        return [self._remember(vote) for vote in await self.store.votes.list_open()]
+
+    async def start(self) -> None:
+        """Act on deadlines from now on; finish the votes a crash caught while applying (once: the outbox key
+        is the vote's, so an action already recorded is never recorded again)."""
         for vote in await self.store.votes.list_open(statuses="applying"):
-            await self.store.votes.set_status(vote.id, "passed", from_status="applying",
-                                              outcome_reason="Passed; the bot restarted while applying it: see "
-                                                             "the lock's history.")
-        return loaded
+            if vote.kind == "decision" and vote.action_json:
+                t = await self.store.ballots.tally(vote.id)
+                await self._apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,
+                                           Action.from_json(vote.action_json), Tally(t.for_, t.against),
+                                           f"Passed ({t.for_} for, {t.against} against)")
+            else:
+                await self.store.votes.set_status(
+                    vote.id, "passed", from_status="applying",
+                    outcome_reason="Closed; the bot restarted while applying the net change: see the lock's "
+                                   "history for what was applied.")
+            await self._show(vote.id)
+        self._running = True
+        if self._heap and self._timer is None:
+            self._start_timer(self._heap[0][0])
 
     async def aclose(self) -> None:
+        self._running = False
         if self._timer is not None:
             self._timer.cancel()
+            self._timer, self._timer_at = None, None
         for task in list(self._refreshers.values()) + list(self._closing):
             task.cancel()
         await self.flush_ballots()
@@ -533,10 +723,20 @@ def _outcome_text(head: str, result: SendResult) -> str:
     if result.status == "done":
         return f"{head}: applied."
     if result.status == "pending":
-        return f"{head}: queued: {result.message}"
+        return f"{head}{_QUEUED}{result.message}"
     if result.status == "uncertain":
         return f"{head}: {result.message}"
     return f"{head}: not applied: {result.message}"
+
+
+def _status_of(result: SendResult) -> Literal["passed", "failed", "refused", "cancelled"]:
+    if result.status == "refused":
+        return "refused"
+    if result.status == "cancelled":
+        return "cancelled"
+    if result.status == "failed":
+        return "failed"
+    return "passed"  # done, queued or uncertain: the vote passed; the text says what became of the action
 
 
 VoteHook = Callable[[Snapshot], Awaitable[None]]

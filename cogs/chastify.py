@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import discord
@@ -13,6 +14,7 @@ from bot.durations import DurationError, format_duration, parse_duration
 from bot.errors import NotAllowed, UserError
 from bot.policy import OwnerLimits
 from bot.services import Core
+from bot.store.models import Link
 from cogs._errors import report
 from cogs._ui import (
     INFO,
@@ -29,6 +31,7 @@ from cogs._ui import (
 )
 
 TOKEN_FIELD = "dev_token"  # noqa: S105 - the modal field id, not a secret
+log = logging.getLogger("cogs.chastify")
 
 
 class LinkModal(discord.ui.Modal, title="Link your Chastify lock"):
@@ -39,7 +42,11 @@ class LinkModal(discord.ui.Modal, title="Link your Chastify lock"):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         core = core_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await core.link(place_of(interaction), member_of(interaction), self.token.value)
+        try:
+            result = await core.link(place_of(interaction), member_of(interaction), self.token.value)
+        except UserError as refusal:  # an expected refusal, answered here rather than raised as an error
+            await report(interaction, refusal)
+            return
         data = result.session.lock_data
         title = discord.utils.escape_markdown(data.lock_title or "your lock")
         verb = "Re-linked" if result.replaced else "Linked"
@@ -68,6 +75,30 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
     @property
     def core(self) -> Core:
         return self.bot.core
+
+    async def cog_load(self) -> None:
+        self.core.hooks.tell_owner = self.tell_owner
+
+    async def cog_unload(self) -> None:
+        if self.core.hooks.tell_owner == self.tell_owner:
+            self.core.hooks.tell_owner = None
+
+    async def tell_owner(self, link: Link, message: str) -> None:
+        """Tell a lock's owner something important (an uncertain action, a broken token, an ended lock) by
+        direct message. When the owner does not accept DMs the bot stays silent and writes it to the audit log,
+        where ``/chastify history`` shows it."""
+        guild = self.bot.get_guild(link.guild_id)
+        where = f"From **{discord.utils.escape_markdown(guild.name)}**: " if guild else ""
+        embed = discord.Embed(title="About your Chastify lock", description=(where + message)[:4000], colour=WARN)
+        try:
+            user = self.bot.get_user(link.owner_id) or await self.bot.fetch_user(link.owner_id)
+            await user.send(embed=embed, allowed_mentions=NONE)
+        except discord.HTTPException as err:
+            log.info("could not DM the lock owner (%s)", type(err).__name__,
+                     extra={"guild": link.guild_id, "lock": link.lock_id})
+            await self.core.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=link.owner_id,
+                                            source="bot", action_summary="tell the owner",
+                                            outcome="undelivered", detail=message[:500])
 
     # ---------------------------------------------------------------- link / unlink
     @app_commands.command(name="link", description="Link your active Chastify lock with your DEV token")
@@ -257,9 +288,13 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         link, actions, votes = await self.core.safeword(place_of(interaction), member_of(interaction))
+        cancelled = f"{len(votes)} open vote(s) and {actions} queued action(s) were cancelled."
+        if link.state != "paused":
+            await interaction.followup.send(f"Your lock is {link.state}: nobody can act on it. {cancelled}",
+                                            ephemeral=True)
+            return
         await interaction.followup.send(
-            f"Paused. Nobody can act on your lock until you run `/chastify resume`. "
-            f"{len(votes)} open vote(s) and {actions} queued action(s) were cancelled.", ephemeral=True)
+            f"Paused. Nobody can act on your lock until you run `/chastify resume`. {cancelled}", ephemeral=True)
         channel = interaction.channel
         if isinstance(channel, discord.abc.Messageable):
             await channel.send(embed=discord.Embed(
@@ -294,10 +329,12 @@ KIND_PRESETS: dict[str, frozenset[Any]] = {
 
 
 def limits_embed(limits: OwnerLimits, *, changed: bool) -> discord.Embed:
-    from bot.actions import LABELS
+    from bot.actions import LABELS, ActionKind
+
+    order = list(ActionKind)
 
     def kinds(values: frozenset[Any]) -> str:
-        return ", ".join(LABELS[k] for k in sorted(values)) or "nothing"
+        return ", ".join(LABELS[k] for k in sorted(values, key=order.index)) or "nothing"
 
     e = discord.Embed(title="Your limits" + (" (updated)" if changed else ""), colour=OK)
     e.description = "These override everyone: trusted people, votes and server admins."

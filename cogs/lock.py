@@ -11,7 +11,7 @@ from bot.app import ChastifyBot
 from bot.durations import parse_duration
 from bot.errors import UserError
 from bot.text import REASON_MAX, TASK_MAX, clean_text
-from cogs._ui import BAD, NONE, OK, WARN, core_of, lock_autocomplete, member_of, place_of
+from cogs._ui import NONE, OK, WARN, core_of, lock_autocomplete, member_of, place_of
 
 LOCK_HELP = "Which lock (only needed when several are linked)"
 
@@ -28,18 +28,27 @@ def reason_of(raw: str | None) -> str | None:
 
 
 async def run(interaction: discord.Interaction, lock: str | None, action: Action, reason: str | None = None) -> None:
-    """Check fast (refusals are ephemeral), then answer publicly with what happened on the lock."""
+    """Check fast, then act. Refusals, including those only Chastify can make (lock ended, token revoked, "not
+    in pillory"), are answered privately; what happened on the lock (applied, queued, uncertain) is public.
+
+    The acknowledgement is private: the first followup completes it (a private line for the member), a second
+    followup is the public message."""
     core = core_of(interaction)
     assert interaction.guild is not None
     link = await core.resolve(interaction.guild.id, lock)
     actor, place = member_of(interaction), place_of(interaction)
     await core.precheck(place, actor, link, action)
-    await interaction.response.defer(thinking=True)
+    await interaction.response.defer(ephemeral=True, thinking=True)
     result = await core.act(place, actor, link, action, reason=reason)
-    colour = OK if result.applied else (WARN if result.status in ("uncertain", "pending") else BAD)
-    title = link.title or "the lock"
-    embed = discord.Embed(description=f"{result.message}\n on **{discord.utils.escape_markdown(title)}** "
-                                      f"by {interaction.user.mention}", colour=colour)
+    title = discord.utils.escape_markdown(link.title or "the lock")
+    if result.status not in ("done", "uncertain", "pending"):  # failed, cancelled, refused: nothing was applied
+        await interaction.followup.send(f"⛔ {result.message}", ephemeral=True, allowed_mentions=NONE)
+        return
+    colour = OK if result.applied else WARN
+    await interaction.followup.send(f"{'✅' if result.applied else '⚠️'} {result.message} (on **{title}**)",
+                                    ephemeral=True, allowed_mentions=NONE)
+    embed = discord.Embed(description=f"{result.message}\non **{title}** by {interaction.user.mention}",
+                          colour=colour)
     if reason:
         embed.add_field(name="Reason", value=discord.utils.escape_markdown(reason), inline=False)
     await interaction.followup.send(embed=embed, allowed_mentions=NONE)

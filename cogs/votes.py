@@ -15,8 +15,17 @@ from bot.durations import format_duration, format_signed, parse_duration
 from bot.errors import UserError
 from bot.services import Member, Place
 from bot.text import REASON_MAX, TASK_MAX, clean_text
-from bot.votes import progress_bar
-from bot.voting import BOARD_EMOJI, DECISION_EMOJI, Display, Snapshot, VoteService
+from bot.votes import board_net, progress_bar
+from bot.voting import (
+    BOARD_EMOJI,
+    DECISION_EMOJI,
+    CurrentReactions,
+    Display,
+    MessageGone,
+    OpenVote,
+    Snapshot,
+    VoteService,
+)
 from cogs._ui import BAD, INFO, NONE, OK, WARN, lock_autocomplete, member_of, place_of, timestamp
 
 log = logging.getLogger("cogs.votes")
@@ -55,6 +64,44 @@ class DiscordDisplay(Display):
         guild = self.bot.get_guild(guild_id)
         return guild.member_count if guild else None
 
+    async def current_reactions(self, ov: OpenVote) -> CurrentReactions | None:
+        """Read the vote message's reactions now (every page of every ✅ ❌ / 🔼 🔽 reactor)."""
+        if ov.message_id is None:
+            return None
+        try:
+            channel = self.bot.get_channel(ov.channel_id) or await self.bot.fetch_channel(ov.channel_id)
+            if not isinstance(channel, discord.TextChannel | discord.Thread):
+                return None
+            message = await channel.fetch_message(ov.message_id)
+        except discord.NotFound:
+            raise MessageGone(ov.message_id) from None
+        emoji_map = DECISION_EMOJI if ov.kind == "decision" else BOARD_EMOJI
+        guild = self.bot.get_guild(ov.guild_id)
+        need_roles = (await self.bot.core.vote_rules(ov.guild_id)).voter_role_id is not None
+        choices: dict[int, set[int]] = {}
+        members: dict[int, Member] = {}
+        departed: set[int] = set()
+        for reaction in message.reactions:
+            choice = emoji_map.get(str(reaction.emoji))
+            if choice is None:
+                continue
+            async for user in reaction.users(limit=None):
+                if user.bot:
+                    continue
+                choices.setdefault(user.id, set()).add(choice)
+                if user.id in members or user.id in departed:
+                    continue
+                member = await _member_for(guild, user, need_roles)
+                if member is None:
+                    departed.add(user.id)
+                else:
+                    members[user.id] = member
+        return CurrentReactions(choices, members)
+
+
+def _on_lock(s: Snapshot) -> str:
+    return f" on <@{s.link.owner_id}>'s lock" if s.link else ""
+
 
 def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
     vote, t = s.vote, s.tally
@@ -68,7 +115,10 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
             parts.append(f"🔼 adds **{format_duration(vote.add_per_vote)}**")
         if vote.remove_per_vote:
             parts.append(f"🔽 removes **{format_duration(vote.remove_per_vote)}**")
-        e.description = " · ".join(parts) + "\nOne vote per member; the net change is applied once, at the end."
+        lines = [f"Proposed by <@{vote.proposer_id}>{_on_lock(s)}", " · ".join(parts),
+                 "React 🔼 or 🔽. One vote per member: your latest reaction counts. The net change is applied "
+                 "when the board closes."]
+        e.description = "\n".join(lines)
         e.add_field(name="Votes", value=f"🔼 {t.votes_for} · 🔽 {t.votes_against}")
         e.add_field(name="Net", value=f"**{format_signed(s.net)}**")
         if vote.applied_net_seconds and not s.closed:
@@ -77,7 +127,7 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
         action = s.action
         summary = action.summary() if action else "?"
         e = discord.Embed(title=f"🗳️ Vote · {summary} · {title}", colour=colour)
-        lines = [f"Proposed by <@{vote.proposer_id}>"]
+        lines = [f"Proposed by <@{vote.proposer_id}>{_on_lock(s)}"]
         if action and action.reason:
             lines.append(f"Reason: {discord.utils.escape_markdown(action.reason)}")
         if action and action.task_text:
@@ -107,13 +157,25 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         self.bot = bot
         self.service = VoteService(bot.core)
         self.service.display = DiscordDisplay(bot)
-        self._reconciled = False
+        self._started = False
         super().__init__()
 
     async def cog_load(self) -> None:
         await self.service.load()
-        if self.bot.is_ready():
-            await self.reconcile_all()
+        if self.bot.is_ready():  # loaded into a running bot
+            await self._catch_up()
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        if not self._started:
+            await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """Reactions added or removed while the bot was down are counted first; only then are deadlines acted
+        on (a vote whose deadline passed meanwhile closes right after, on the reactions as they are now)."""
+        self._started = True
+        await self.service.reconcile_all()
+        await self.service.start()
 
     async def cog_unload(self) -> None:
         await self.service.aclose()
@@ -142,16 +204,32 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         snap = await self.service.snapshot(ov.id)
         assert snap is not None
         embed = vote_embed(snap, self.bot)
-        if target.id == getattr(interaction.channel, "id", None):
-            await interaction.response.send_message(embed=embed, allowed_mentions=NONE)
-            message = await interaction.original_response()
-        else:
-            message = await target.send(embed=embed, allowed_mentions=NONE)
-            await interaction.response.send_message(f"Vote posted in {target.mention}: {message.jump_url}",
-                                                    ephemeral=True)
+        here = target.id == getattr(interaction.channel, "id", None)
+        message: discord.Message | discord.InteractionMessage
+        try:
+            if here:
+                await interaction.response.send_message(embed=embed, allowed_mentions=NONE)
+                message = await interaction.original_response()
+            else:
+                message = await target.send(embed=embed, allowed_mentions=NONE)
+        except discord.HTTPException as err:
+            await self.service.discard(ov.id, "the vote message could not be posted")
+            raise UserError(f"Nothing was proposed: the bot could not post the vote in {target.mention} "
+                            f"({err.text or err.status}). It needs View Channel, Send Messages, Embed Links, "
+                            "Add Reactions and Read Message History there.") from None
         await self.service.attach(ov.id, target.id, message.id)
-        for emoji in (BOARD_EMOJI if board is not None else DECISION_EMOJI):
-            await message.add_reaction(emoji)
+        if not here:
+            await interaction.response.send_message(f"Vote #{ov.id} posted in {target.mention}: {message.jump_url}",
+                                                    ephemeral=True)
+        if board is not None:
+            emojis = [e for e, per in zip(BOARD_EMOJI, board, strict=True) if per > 0]
+        else:
+            emojis = list(DECISION_EMOJI)
+        for emoji in emojis:
+            try:
+                await message.add_reaction(emoji)
+            except discord.HTTPException:
+                log.warning("could not add %s to vote %s", emoji, ov.id)
 
     @app_commands.command(name="add-time", description="Propose adding time to a lock")
     @app_commands.describe(duration="e.g. 1h", reason="Why", lock=LOCK_HELP, window=WINDOW_HELP)
@@ -214,14 +292,16 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
     @app_commands.command(name="list", description="The open votes and boards in this server")
     async def list_votes(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
-        votes = self.service.open_for_guild(interaction.guild.id)
+        votes = self.service.open_for_guild(interaction.guild.id)[:20]
+        tallies = await self.service.tallies(votes)
         e = discord.Embed(title="Open votes", colour=INFO)
         lines = []
-        for ov in votes[:20]:
+        for ov in votes:
             what = ov.action.summary() if ov.action else "time board"
-            t = ov.tally
+            t = tallies[ov.id]
+            net = board_net(t.votes_for, t.votes_against, ov.add_per_vote, ov.remove_per_vote)
             counts = (f"✅ {t.votes_for} ❌ {t.votes_against}" if ov.kind == "decision"
-                      else f"net {format_signed(ov.net)}")
+                      else f"🔼 {t.votes_for} 🔽 {t.votes_against} · net {format_signed(net)}")
             link = f"https://discord.com/channels/{ov.guild_id}/{ov.channel_id}/{ov.message_id}" \
                 if ov.message_id else ""
             lines.append(f"**#{ov.id}** {what} · {counts} · closes {timestamp(ov.deadline)} {link}")
@@ -270,58 +350,28 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         await self.service.reaction(payload.message_id, who, str(payload.emoji), False)
 
     @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        if not self._reconciled:
-            await self.reconcile_all()
-
-    async def reconcile_all(self) -> None:
-        """Reactions added or removed while the bot was down: rebuild each open vote's ballots from its
-        message's current reactions."""
-        self._reconciled = True
-        for ov in list(self.service.open.values()):
-            if ov.message_id is None:
-                continue
-            try:
-                await self._reconcile(ov.id, ov.guild_id, ov.channel_id, ov.message_id, ov.kind)
-            except discord.NotFound:
-                log.info("vote message deleted while the bot was down", extra={"vote": ov.id})
-            except discord.HTTPException:
-                log.exception("could not reconcile vote %s", ov.id)
-        for ov in list(self.service.open.values()):
-            if ov.deadline <= self.bot.clock():
-                await self.service.close(ov.id, "deadline")
-
-    async def _reconcile(self, vote_id: int, guild_id: int, channel_id: int, message_id: int, kind: str) -> None:
-        channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-        assert isinstance(channel, discord.TextChannel | discord.Thread)
-        message = await channel.fetch_message(message_id)
-        emoji_map = DECISION_EMOJI if kind == "decision" else BOARD_EMOJI
-        reactions: dict[int, set[int]] = {}
-        members: dict[int, Member] = {}
-        guild = self.bot.get_guild(guild_id)
-        rules = await self.bot.core.vote_rules(guild_id)
-        for reaction in message.reactions:
-            choice = emoji_map.get(str(reaction.emoji))
-            if choice is None:
-                continue
-            async for user in reaction.users():
-                if user.bot:
-                    continue
-                reactions.setdefault(user.id, set()).add(choice)
-                if user.id not in members:
-                    members[user.id] = await self._member_for(guild, user, rules.voter_role_id is not None)
-        await self.service.reconcile(vote_id, reactions, members)
-
-    async def _member_for(self, guild: discord.Guild | None, user: discord.abc.User, need_roles: bool) -> Member:
-        if isinstance(user, discord.Member) or not need_roles or guild is None:
-            return _member(user)
-        try:
-            return _member(await guild.fetch_member(user.id))
-        except discord.NotFound:
-            return _member(user)  # left the server: their roles are unknown, so a voter role excludes them
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.service.message_deleted(payload.message_id)
 
 
-def _member(user: discord.abc.User) -> Member:
+async def _member_for(guild: discord.Guild | None, user: discord.User | discord.Member,
+                     need_roles: bool) -> Member | None:
+    """The member as the eligibility rules need them; None when they left the server (only known when the roles
+    had to be looked up)."""
+    if isinstance(user, discord.Member) or guild is None:
+        return _member(user)
+    cached = guild.get_member(user.id)
+    if cached is not None:
+        return _member(cached)
+    if not need_roles:
+        return _member(user)
+    try:
+        return _member(await guild.fetch_member(user.id))
+    except discord.NotFound:
+        return None
+
+
+def _member(user: discord.User | discord.Member) -> Member:
     roles = frozenset(r.id for r in getattr(user, "roles", ()))
     return Member(id=user.id, name=user.display_name, role_ids=roles, is_bot=user.bot,
                   created_at=user.created_at.timestamp())

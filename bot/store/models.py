@@ -183,6 +183,7 @@ class OutboxEntry:
     created_at: float
     updated_at: float
     idempotency_key: str
+    log_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
