@@ -127,15 +127,17 @@ class Outbox:
                 link_id=link.id, guild_id=link.guild_id, source=source, action_json=payload.model_dump_json(),
                 idempotency_key=key, source_id=source_id, actor_id=actor_id,
                 reason=reason if reason is not None else action.reason)
-        return await self.send(entry_id)
+        return await self._send_in_order(link.id, entry_id)
 
     async def send(self, entry_id: int) -> SendResult:
-        # One sender per link at a time keeps a lock's actions in order.
         entry = await self.store.outbox.get(entry_id)
         if entry is None:
             raise KeyError(entry_id)
-        lock = self._locks.setdefault(entry.link_id, asyncio.Lock())
-        async with lock:
+        return await self._send_in_order(entry.link_id, entry_id)
+
+    async def _send_in_order(self, link_id: int, entry_id: int) -> SendResult:
+        # One sender per link at a time keeps a lock's actions in order.
+        async with self._locks.setdefault(link_id, asyncio.Lock()):
             return await self._send(entry_id)
 
     async def recover(self) -> tuple[int, int]:
@@ -213,12 +215,11 @@ class Outbox:
 
     # -- the send itself --------------------------------------------------------------------------
     async def _send(self, entry_id: int) -> SendResult:
-        if not await self.store.outbox.claim(entry_id):
-            entry = await self.store.outbox.get(entry_id)
-            assert entry is not None
-            return SendResult(entry_id, _final(entry.status), f"already {entry.status}")
-        entry = await self.store.outbox.get(entry_id)
-        assert entry is not None
+        entry = await self.store.outbox.claim(entry_id)
+        if entry is None:
+            current = await self.store.outbox.get(entry_id)
+            assert current is not None
+            return SendResult(entry_id, _final(current.status), f"already {current.status}")
         link = await self.store.links.get_by_id(entry.link_id)
         payload = Payload.model_validate_json(entry.action_json)
         if link is None or link.state != "active":

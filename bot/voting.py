@@ -285,9 +285,10 @@ class VoteService:
                     return False  # removing the reaction they had switched away from changes nothing
                 del voters[member.id]
                 self._pending.append(BallotChange(ov.id, member.id, None))
-        self._changed(ov)
         if ov.kind == "decision" and self._early_verdict(ov) is not None:
-            self._spawn_close(ov.id, "early")
+            self._spawn_close(ov.id, "early")  # the close draws the outcome: no tally redraw on the way
+        else:
+            self._changed(ov)
         return True
 
     async def _voters(self, ov: OpenVote) -> dict[int, int]:
@@ -505,6 +506,7 @@ class VoteService:
                 if why == "early":
                     verdict = self._early_verdict(ov)
                     if verdict is None:
+                        self._changed(ov)  # a ballot changed meanwhile: the vote runs on, show its tally
                         return None
                 ov.closing = True
             await self.flush_ballots()
@@ -540,19 +542,15 @@ class VoteService:
             await self.store.votes.set_status(vote_id, "cancelled", from_status="applying", outcome_reason=text)
             return text
         place = self.display.place(guild_id, channel_id)
-        try:
-            await self.core.gate(place, link, action, source="vote")
-        except Refused as err:
-            text = f"{head} but not applied: {err}"
-            await self.store.votes.set_status(vote_id, "refused", from_status="applying", outcome_reason=text)
-            return text
+        # the outbox asks the policy gate (with the owner's limits as they are now) as it records the action
         result = await self.core.outbox.submit(
             link=link, source="vote", source_id=vote_id, action=action, key=f"vote:{vote_id}",
             log_title=log_title(action, source="vote", votes_for=tally.votes_for,
                                 votes_against=tally.votes_against),
             log_description=log_description(guild_name=place.guild_name, channel_name=place.channel_name,
                                             reason=action.reason))
-        text = _outcome_text(head, result)
+        refused = result.status == "refused"
+        text = f"{head} but not applied: {result.message}" if refused else _outcome_text(head, result)
         await self.store.votes.set_status(vote_id, _status_of(result), from_status="applying", outcome_reason=text)
         return text
 

@@ -684,16 +684,15 @@ class OutboxRepo(_Repo):
         if not idempotency_key:
             raise ValueError("idempotency_key must not be empty")
         now = self._clock()
-        async with self._db.transaction():
-            await self._db.execute(
-                "INSERT INTO outbox (link_id, guild_id, source, source_id, actor_id, action_json, reason, "
-                "status, attempts, created_at, updated_at, idempotency_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-                (link_id, guild_id, source, source_id, actor_id, action_json, reason, now, now, idempotency_key),
-            )
-            row = await self._db.fetchone("SELECT id FROM outbox WHERE idempotency_key = ?", (idempotency_key,))
-        assert row is not None
-        return int(row[0])
+        # one statement: on a used key the no-op update makes RETURNING give the existing row's id
+        rows = await self._db.returning(
+            "INSERT INTO outbox (link_id, guild_id, source, source_id, actor_id, action_json, reason, "
+            "status, attempts, created_at, updated_at, idempotency_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
+            "ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key RETURNING id",
+            (link_id, guild_id, source, source_id, actor_id, action_json, reason, now, now, idempotency_key),
+        )
+        return int(rows[0][0])
 
     async def get(self, entry_id: int) -> OutboxEntry | None:
         row = await self._db.fetchone("SELECT * FROM outbox WHERE id = ?", (entry_id,))
@@ -730,9 +729,13 @@ class OutboxRepo(_Repo):
         )
         return changed > 0
 
-    async def claim(self, entry_id: int) -> bool:
-        """'pending' -> 'sent' and count an attempt; True if this caller may now send it."""
-        return await self.transition(entry_id, "pending", "sent", add_attempt=True)
+    async def claim(self, entry_id: int) -> OutboxEntry | None:
+        """'pending' -> 'sent' and count an attempt. Returns the claimed entry when this caller may now send it,
+        None when it was not pending (one statement: compare-and-set and read together)."""
+        rows = await self._db.returning(
+            "UPDATE outbox SET status = 'sent', updated_at = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND status = 'pending' RETURNING *", (self._clock(), entry_id))
+        return from_row(OutboxEntry, rows[0]) if rows else None
 
     async def list_by_status(
         self, statuses: str | Iterable[str], *, link_id: int | None = None, limit: int | None = None

@@ -46,6 +46,7 @@ class _Exchange:
 
     body: Any = None
     received_at: float = 0.0
+    received_perf: float = 0.0
     kind: Kind = "unknown"
     lock_id: str | None = None
     response_json: Any = None
@@ -76,6 +77,8 @@ class RecordedRequest:
     kind: str  # "read" | "action" (rate-limited lock action) | "write" (state/metadata) | "unknown"
     applied: bool  # the write changed (or was accepted by) the lock, whatever the client was told
     fault: str | None  # "forced_429" | "error" | "error_after_apply" | "drop_after_apply" | None
+    # time.perf_counter() when the request was received (the benches measure latency with it)
+    received_perf: float = 0.0
 
 
 def fingerprint(token: str | None) -> str | None:
@@ -344,7 +347,8 @@ class StandIn:
     ) -> web.StreamResponse:
         if not request.path.startswith("/api/"):
             return await handler(request)
-        exchange = _Exchange(body=_parse_body(await request.read()), received_at=self.clock())
+        exchange = _Exchange(body=_parse_body(await request.read()), received_at=self.clock(),
+                             received_perf=time.perf_counter())
         request[_EXCHANGE] = exchange
         faults = self.faults
         delay = self._dice.delay(faults)
@@ -410,6 +414,7 @@ class StandIn:
             kind=exchange.kind,
             applied=applied,
             fault=fault,
+            received_perf=exchange.received_perf,
         )
         with self._world.guard:
             self.requests.append(entry)

@@ -359,7 +359,8 @@ async def test_outbox_transitions_are_compare_and_set(store: Store, clock: FakeC
         link_id=link_id, guild_id=1, source="vote", source_id=5, action_json="{}", idempotency_key="vote:5"
     )
     claims = await asyncio.gather(*(store.outbox.claim(entry_id) for _ in range(5)))
-    assert claims.count(True) == 1
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1 and won[0].id == entry_id and won[0].status == "sent" and won[0].attempts == 1
     clock.advance(3)
     assert await store.outbox.transition(
         entry_id, "sent", "uncertain", error_code="timeout", error_message="read timed out"
