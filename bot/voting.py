@@ -6,8 +6,8 @@ Rules (the README's "Votes and boards" section has them all in one table):
 - One ballot per member and vote: the latest reaction wins; removing it retracts the ballot.
 - A member who leaves the server keeps the ballot they cast (Discord keeps their reaction too).
 - Ballots are kept in memory for the live tally and written to SQLite in groups (on every tally refresh and
-  before a vote closes); after a restart the ballots are rebuilt from the message's reactions before any
-  deadline is acted on.
+  before a vote closes); after a restart each vote's ballots are rebuilt from its message's reactions (in the
+  background, soonest deadline first) before that vote is decided or applies anything.
 - Decision votes pass on quorum and a share of ✅ strictly above the majority (a tie fails), see
   ``bot.votes``. Passed actions go through the same policy gate as direct actions, are applied once and
   logged on the lock with their tally.
@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from bot.actions import DURATION_BOUNDS, Action, ActionKind, log_description, log_title
 from bot.durations import format_duration, format_signed
@@ -148,6 +148,10 @@ class VoteService:
         self._timer_at: float | None = None
         self._running = False
         self._closing: set[asyncio.Task[None]] = set()
+        # after a start: open votes whose message's reactions were not read yet, and the reads under way
+        self._unreconciled: set[int] = set()
+        self._catching: dict[int, asyncio.Task[None]] = {}
+        self._catch_up_all: asyncio.Task[int] | None = None
         core.hooks.votes_cancelled = self._cancelled_elsewhere
         self._next_outbox_hook = core.hooks.outbox_result
         core.hooks.outbox_result = self._outbox_result
@@ -364,25 +368,45 @@ class VoteService:
         if ov.kind == "decision" and self._early_verdict(ov) is not None:
             self._spawn_close(ov.id, "early")
 
-    async def reconcile_all(self) -> int:
-        """At start, before any deadline is acted on: catch every open vote up with its message's reactions.
-        A vote whose message was deleted is cancelled. Returns how many votes were reconciled."""
-        done = 0
-        for ov in list(self.open.values()):
-            if ov.message_id is None:
-                continue
+    async def catch_up(self, vote_id: int) -> None:
+        """After a start, before a vote is decided or applies anything: read its message's reactions once and
+        reconcile its ballots with them. Returns at once for a vote already caught up (or not loaded at start).
+        A vote whose message was deleted is cancelled; when the reactions cannot be read, the stored ballots
+        stand."""
+        if vote_id not in self._unreconciled:
+            return
+        task = self._catching.get(vote_id)
+        if task is None:
+            task = asyncio.create_task(self._catch_up_one(vote_id), name=f"vote-catch-up-{vote_id}")
+            self._catching[vote_id] = task
+        await asyncio.shield(task)
+
+    async def _catch_up_one(self, vote_id: int) -> None:
+        try:
+            ov = self.open.get(vote_id)
+            if ov is None:
+                return
             try:
                 current = await self.display.current_reactions(ov)
             except MessageGone:
                 await self._cancel_quietly(ov, "Cancelled: the vote message was deleted.")
-                continue
+                return
             except Exception:
-                log.exception("could not read the reactions of vote %s; its stored ballots stand", ov.id)
-                continue
+                log.exception("could not read the reactions of vote %s; its stored ballots stand", vote_id)
+                return
             if current is not None:
-                await self.reconcile(ov.id, current)
-                done += 1
-        return done
+                await self.reconcile(vote_id, current)
+        finally:
+            self._unreconciled.discard(vote_id)
+            self._catching.pop(vote_id, None)
+
+    async def reconcile_all(self) -> int:
+        """Catch every open vote up with its message's reactions, soonest deadline first (the background work
+        :meth:`start` begins). Returns how many votes were caught up."""
+        waiting = sorted((self.open[v] for v in self._unreconciled if v in self.open), key=lambda ov: ov.deadline)
+        for ov in waiting:
+            await self.catch_up(ov.id)
+        return len(waiting)
 
     # ================================================================== live tally (debounced)
     def _changed(self, ov: OpenVote) -> None:
@@ -482,6 +506,7 @@ class VoteService:
         every = self.core.settings.votes.board_flush_seconds
 
         async def run() -> None:
+            await self.catch_up(ov.id)
             async with ov.lock:
                 # the close applies whatever is left: no separate call in its last period
                 if ov.id in self.open and not ov.closing and ov.deadline - self.clock() > every:
@@ -495,6 +520,7 @@ class VoteService:
     async def close(self, vote_id: int, why: Literal["deadline", "early"] = "deadline") -> str | None:
         """Close the vote once: decide, apply through the policy gate and the outbox, show the outcome.
         An early close that no longer holds (a ballot changed meanwhile) leaves the vote open: returns None."""
+        await self.catch_up(vote_id)  # after a restart: count what changed while the bot was down first
         ov = self.open.get(vote_id)
         if ov is None:
             return None
@@ -680,14 +706,19 @@ class VoteService:
 
     # ================================================================== lifecycle
     async def load(self) -> list[OpenVote]:
-        """At start: every open vote back in memory with its deadline on the heap. Nothing is acted on until
-        :meth:`start` (after :meth:`reconcile_all`), so a deadline that passed while the bot was down is judged
-        on the reactions as they are now."""
-        return [self._remember(vote) for vote in await self.store.votes.list_open()]
+        """At start: every open vote back in memory with its deadline on the heap (its ballots stay in SQLite
+        until needed). Nothing is acted on until :meth:`start`."""
+        loaded = [self._remember(vote) for vote in await self.store.votes.list_open()]
+        self._unreconciled = {ov.id for ov in loaded if ov.message_id is not None}
+        return loaded
 
     async def start(self) -> None:
         """Act on deadlines from now on; finish the votes a crash caught while applying (once: the outbox key
-        is the vote's, so an action already recorded is never recorded again)."""
+        is the vote's, so an action already recorded is never recorded again); and, in the background, catch
+        every loaded vote up with its message's reactions, soonest deadline first. Readiness does not wait for
+        those reads (a server with thousands of open votes would wait minutes on Discord's rate limits): a
+        vote is caught up before it is decided or applies anything (:meth:`catch_up`), so a deadline that
+        passed while the bot was down is judged on the reactions as they are now."""
         for vote in await self.store.votes.list_open(statuses="applying"):
             if vote.kind == "decision" and vote.action_json:
                 t = await self.store.ballots.tally(vote.id)
@@ -703,13 +734,18 @@ class VoteService:
         self._running = True
         if self._heap and self._timer is None:
             self._start_timer(self._heap[0][0])
+        if self._unreconciled:
+            self._catch_up_all = asyncio.create_task(self.reconcile_all(), name="vote-catch-up")
 
     async def aclose(self) -> None:
         self._running = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer, self._timer_at = None, None
-        for task in list(self._refreshers.values()) + list(self._closing):
+        pending: list[asyncio.Task[Any]] = [*self._refreshers.values(), *self._closing, *self._catching.values()]
+        if self._catch_up_all is not None:
+            pending.append(self._catch_up_all)
+        for task in pending:
             task.cancel()
         await self.flush_ballots()
 

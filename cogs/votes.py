@@ -171,10 +171,10 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
             await self._catch_up()
 
     async def _catch_up(self) -> None:
-        """Reactions added or removed while the bot was down are counted first; only then are deadlines acted
-        on (a vote whose deadline passed meanwhile closes right after, on the reactions as they are now)."""
+        """Deadlines are acted on from now on; reactions added or removed while the bot was down are read in the
+        background, and each vote's before it is decided (a vote whose deadline passed meanwhile closes right
+        after, on the reactions as they are now)."""
         self._started = True
-        await self.service.reconcile_all()
         await self.service.start()
 
     async def cog_unload(self) -> None:
