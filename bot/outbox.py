@@ -43,6 +43,7 @@ from bot.chastify import (
     RateLimited,
     Session,
     TokenError,
+    limiter_key,
 )
 from bot.clock import Clock
 from bot.durations import format_duration
@@ -138,7 +139,7 @@ class Outbox:
     async def _send_in_order(self, link_id: int, entry_id: int) -> SendResult:
         # One sender per link at a time keeps a lock's actions in order.
         async with self._locks.setdefault(link_id, asyncio.Lock()):
-            return await self._send(entry_id)
+            return await self._send(entry_id, link_id)
 
     async def recover(self) -> tuple[int, int]:
         """After a restart: sent-but-unconfirmed entries become uncertain (the owner is told, with the lock's
@@ -214,7 +215,27 @@ class Outbox:
         self._retry_tasks.clear()
 
     # -- the send itself --------------------------------------------------------------------------
-    async def _send(self, entry_id: int) -> SendResult:
+    def _budget_wait(self, link: Link | None) -> float:
+        """Seconds until the lock has room for an action AND its custom log in Chastify's per-minute budget.
+        A send never waits for the budget while holding the lock's send order: it is queued instead."""
+        if link is None or link.state != "active":
+            return 0.0
+        try:
+            key = limiter_key(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+        except VaultError:
+            return 0.0
+        return self.client.limiter.wait_time(key, slots=2)
+
+    async def _send(self, entry_id: int, link_id: int) -> SendResult:
+        wait = self._budget_wait(await self.store.links.get_by_id(link_id))
+        if wait > 0:
+            current = await self.store.outbox.get(entry_id)
+            if current is not None and current.status == "pending":
+                delay = max(1.0, wait)
+                self._schedule_retry(entry_id, delay)
+                return SendResult(entry_id, "pending", f"This lock has used its Chastify budget of "
+                                  f"{self.client.limiter.per_minute} actions a minute; it is queued and will be "
+                                  f"sent in about {format_duration(max(1, int(delay + 0.999)))}.", retry_after=delay)
         entry = await self.store.outbox.claim(entry_id)
         if entry is None:
             current = await self.store.outbox.get(entry_id)

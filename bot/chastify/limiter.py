@@ -62,13 +62,14 @@ class ActionLimiter:
             del self._blocked_until[key]
         return events
 
-    def wait_time(self, key: Hashable) -> float:
-        """Seconds until ``key`` may act again; 0.0 when a slot is free now."""
+    def wait_time(self, key: Hashable, slots: int = 1) -> float:
+        """Seconds until ``key`` has ``slots`` free slots (at most ``per_minute``); 0.0 when it has them now."""
+        slots = max(1, min(slots, self.per_minute))
         now = self._clock()
         events = self._prune(key, now)
         wait = 0.0
-        if events is not None and len(events) >= self.per_minute:
-            wait = events[len(events) - self.per_minute] + self.window - now
+        if events is not None and len(events) > self.per_minute - slots:
+            wait = events[len(events) - self.per_minute + slots - 1] + self.window - now
         until = self._blocked_until.get(key)
         if until is not None:
             wait = max(wait, until - now)
