@@ -50,15 +50,15 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 @contextlib.contextmanager
 def quiet_logs() -> Iterator[None]:
     """The bot logs at INFO; a bench must not time a terminal."""
-    root = logging.getLogger()
-    old = root.level
-    root.setLevel(logging.WARNING)
-    for name in ("bot", "cogs", "discord", "aiohttp", "sandbox", "simcord"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("", "bot", "cogs", "discord", "aiohttp", "sandbox", "simcord")]
+    old = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        root.setLevel(old)
+        for logger, level in zip(loggers, old, strict=True):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -35,8 +35,9 @@ from bot.errors import NotAllowed, NotLinked, Refused, UserError
 from bot.outbox import Outbox, SendResult
 from bot.policy import Decision, OwnerLimits, check
 from bot.store import Store
-from bot.store.models import AuditEntry, Link, OutboxEntry, TrustEntry
+from bot.store.models import AuditEntry, GuildSettings, Link, OutboxEntry, TrustEntry
 from bot.vault import Vault, VaultError, normalize_token
+from bot.votes import cancelled_text
 
 log = logging.getLogger("bot.services")
 
@@ -132,6 +133,7 @@ class Core:
         self.vault = vault
         self.client = client
         self.limiter = limiter
+        self._rules: dict[int, tuple[GuildSettings, GuildRules]] = {}
         self.clock = clock
         self.outbox = Outbox(store, client, vault, clock)
         self.hooks = Hooks()
@@ -167,7 +169,8 @@ class Core:
             lock_id=session.lock_id, role=session.role or "wearer", title=session.lock_data.lock_title,
             owner_name=owner.name)
         if old is not None and old.lock_id != link.lock_id:
-            ids = await self.store.votes.cancel_open_for_link(link.id, "the owner linked another lock")
+            ids = await self.store.votes.cancel_open_for_link(
+                link.id, cancelled_text("the owner linked another lock"))
             await self._notify_cancelled(link, ids, "the owner linked another lock")
         await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="link",
                                    action_summary="link", outcome="linked",
@@ -184,7 +187,7 @@ class Core:
             raise NotAllowed("Only the lock's owner, or someone with Manage Server, can unlink it.")
         reason = "the lock was unlinked"
         await self.outbox.cancel_pending(link.id, reason)
-        ids = await self.store.votes.cancel_open_for_link(link.id, reason)
+        ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(reason))
         await self.store.links.delete(link.id)
         await self.store.audit.add(guild_id=place.guild_id, link_id=None, actor_id=actor.id, source="link",
                                    action_summary=f"unlink lock {link.lock_id}", outcome="unlinked")
@@ -236,6 +239,16 @@ class Core:
 
     async def vote_rules(self, guild_id: int) -> GuildRules:
         g = await self.store.settings.get(guild_id)
+        # asked on every reaction: the rules are built once per settings row the store hands out (a changed
+        # row is a new object)
+        hit = self._rules.get(guild_id)
+        if hit is not None and hit[0] is g:
+            return hit[1]
+        rules = self._build_rules(g)
+        self._rules[guild_id] = (g, rules)
+        return rules
+
+    def _build_rules(self, g: GuildSettings) -> GuildRules:
         d = self.settings.votes
 
         def pick(value: Any, default: Any) -> Any:
@@ -290,7 +303,7 @@ class Core:
         why = "the owner used the safeword"
         paused = await self.store.links.set_state(link.id, "paused", expected="active")
         cancelled_actions = await self.outbox.cancel_pending(link.id, why)
-        ids = await self.store.votes.cancel_open_for_link(link.id, why)
+        ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(why))
         await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="safeword",
                                    action_summary="safeword", outcome="paused" if paused else link.state,
                                    detail=f"{len(ids)} votes and {cancelled_actions} queued actions cancelled")
@@ -433,7 +446,7 @@ class Core:
         if not await self.store.links.set_state(link.id, state, expected=("active", "paused")):
             return  # already marked: say it once
         await self.outbox.cancel_pending(link.id, message)
-        ids = await self.store.votes.cancel_open_for_link(link.id, message)
+        ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(message))
         await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=None, source="chastify",
                                    action_summary=f"link {state}", outcome=state, detail=message)
         await self._notify_cancelled(link, ids, message)

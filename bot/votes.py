@@ -91,6 +91,15 @@ def early(t: Tally, rules: Rules, *, max_more_voters: int | None) -> Verdict | N
     return None
 
 
+def cancelled_text(reason: str) -> str:
+    """How a vote cancelled by the bot reads: ``Cancelled: this lock has ended on Chastify.`` (one sentence
+    start, one full stop, whatever the reason's own casing and punctuation)."""
+    why = reason.strip().rstrip(".")
+    if why[:1].isupper() and not why[1:2].isupper():
+        why = why[0].lower() + why[1:]
+    return f"Cancelled: {why}."
+
+
 def board_net(ups: int, downs: int, add_per_vote: int, remove_per_vote: int) -> int:
     return ups * add_per_vote - downs * remove_per_vote
 

@@ -34,7 +34,7 @@ from bot.outbox import SendResult
 from bot.policy import board_allowance, effective_quorum
 from bot.services import Core, Member, Place
 from bot.store.models import BallotChange, Link, OutboxEntry, Vote
-from bot.votes import FOR, Outcome, Rules, Tally, Verdict, at_deadline, board_net, early
+from bot.votes import FOR, Outcome, Rules, Tally, Verdict, at_deadline, board_net, cancelled_text, early
 
 log = logging.getLogger("bot.voting")
 
@@ -73,9 +73,34 @@ class OpenVote:
     # set (under ballot_order) once the vote is being decided: later reactions no longer count
     closing: bool = False
 
+    # the tally of ``voters``, kept up to date by the methods below (a reaction must not recount every ballot)
+    _for: int = 0
+    _against: int = 0
+
+    def set_voters(self, voters: dict[int, int]) -> None:
+        self.voters = voters
+        t = Tally.of(voters.values())
+        self._for, self._against = t.votes_for, t.votes_against
+
+    def cast(self, voter_id: int, choice: int | None) -> None:
+        """Set (or with None, retract) one member's ballot in the loaded ``voters``."""
+        assert self.voters is not None
+        old = self.voters.pop(voter_id, None)
+        if old is not None:
+            self._count(old, -1)
+        if choice is not None:
+            self.voters[voter_id] = choice
+            self._count(choice, 1)
+
+    def _count(self, choice: int, delta: int) -> None:
+        if choice == FOR:
+            self._for += delta
+        else:
+            self._against += delta
+
     @property
     def tally(self) -> Tally:
-        return Tally.of((self.voters or {}).values())
+        return Tally(self._for, self._against)
 
     @property
     def net(self) -> int:
@@ -160,7 +185,7 @@ class VoteService:
     async def propose(self, place: Place, proposer: Member, link: Link, action: Action, *,
                       window: int | None, channel_id: int) -> OpenVote:
         """Check and record a decision vote. The caller posts the message and calls :meth:`attach`."""
-        rules, window_s = await self._admission(place, proposer, link, window)
+        rules, window_s = await self._admission(place, proposer, link, window, action)
         # refuse now what the owner's limits would refuse at the end anyway
         await self.core.gate(place, link, action, source="vote", actor=proposer)
         vote = await self.store.votes.create(
@@ -173,7 +198,9 @@ class VoteService:
                             remove_per_vote: int, window: int | None, channel_id: int) -> OpenVote:
         if add_per_vote <= 0 and remove_per_vote <= 0:
             raise UserError("A board needs time per 🔼 or per 🔽 (or both).")
-        rules, window_s = await self._admission(place, proposer, link, window)
+        side = (Action(kind=ActionKind.ADD_TIME, seconds=add_per_vote) if add_per_vote > 0
+                else Action(kind=ActionKind.REMOVE_TIME, seconds=remove_per_vote))
+        rules, window_s = await self._admission(place, proposer, link, window, side)
         limits = self.core.limits_of(link)
         if add_per_vote > 0 and ActionKind.ADD_TIME not in limits.vote_allowed:
             raise Refused("The lock owner does not allow votes to add time on this lock "
@@ -187,13 +214,14 @@ class VoteService:
             add_per_vote=add_per_vote, remove_per_vote=remove_per_vote)
         return self._remember(vote, fresh=True)
 
-    async def _admission(self, place: Place, proposer: Member, link: Link,
-                         window: int | None) -> tuple[Rules, int]:
+    async def _admission(self, place: Place, proposer: Member, link: Link, window: int | None,
+                         proposed: Action) -> tuple[Rules, int]:
         """The checks every proposal passes, in the order a member can act on them."""
         fresh = await self.store.links.get_by_id(link.id) or link
         if fresh.state != "active":
-            # the policy gate words (and audits) the refusal for a paused, ended or broken lock
-            await self.core.gate(place, fresh, Action(kind=ActionKind.UNFREEZE), source="vote", actor=proposer)
+            # the policy gate words (and audits, under what was proposed) the refusal for a paused, ended or
+            # broken lock
+            await self.core.gate(place, fresh, proposed, source="vote", actor=proposer)
         g = await self.core.vote_rules(place.guild_id)
         if g.voter_role_id is not None and g.voter_role_id not in proposer.role_ids:
             raise NotAllowed(f"Only members with the <@&{g.voter_role_id}> role can propose votes here.")
@@ -223,7 +251,7 @@ class VoteService:
             add_per_vote=vote.add_per_vote or 0, remove_per_vote=vote.remove_per_vote or 0,
             applied_net=vote.applied_net_seconds, last_flush=vote.last_flush_at or vote.created_at)
         if fresh:
-            ov.voters = {}  # a new vote has no ballots: nothing to load
+            ov.set_voters({})  # a new vote has no ballots: nothing to load
         self.open[vote.id] = ov
         if vote.message_id is not None:
             self.by_message[vote.message_id] = vote.id
@@ -282,12 +310,12 @@ class VoteService:
             if added:
                 if current == choice or await self.eligible(ov, member) is not None:
                     return False
-                voters[member.id] = choice
+                ov.cast(member.id, choice)
                 self._pending.append(BallotChange(ov.id, member.id, choice))
             else:
                 if current != choice:
                     return False  # removing the reaction they had switched away from changes nothing
-                del voters[member.id]
+                ov.cast(member.id, None)
                 self._pending.append(BallotChange(ov.id, member.id, None))
         if ov.kind == "decision" and self._early_verdict(ov) is not None:
             self._spawn_close(ov.id, "early")  # the close draws the outcome: no tally redraw on the way
@@ -299,7 +327,8 @@ class VoteService:
         if ov.voters is None:
             loaded = {b.voter_id: b.choice for b in await self.store.ballots.list(ov.id)}
             if ov.voters is None:  # a reconciliation may have filled them meanwhile
-                ov.voters = loaded
+                ov.set_voters(loaded)
+        assert ov.voters is not None
         return ov.voters
 
     def _early_verdict(self, ov: OpenVote) -> Verdict | None:
@@ -362,7 +391,7 @@ class VoteService:
             if result != stored:
                 await self.store.ballots.replace_all(vote_id, result)
             emptied = ov.voters is not None and not result and bool(ov.voters)
-            ov.voters = result
+            ov.set_voters(result)
         if result != stored or emptied:
             self._changed(ov)
         if ov.kind == "decision" and self._early_verdict(ov) is not None:
@@ -676,7 +705,7 @@ class VoteService:
                 async with ov.ballot_order:
                     ov.closing = True
                 self._forget(ov)
-            await self._show(vote_id, f"Cancelled: {reason}.")
+            await self._show(vote_id, cancelled_text(reason))
 
     async def _outbox_result(self, link: Link, entry: OutboxEntry, result: SendResult) -> None:
         """An action that was queued (Chastify rate limiting or unreachable) reached its end later: the vote's

@@ -373,8 +373,9 @@ async def _member_for(guild: discord.Guild | None, user: discord.User | discord.
 
 def _member(user: discord.User | discord.Member) -> Member:
     roles = frozenset(r.id for r in getattr(user, "roles", ()))
-    return Member(id=user.id, name=user.display_name, role_ids=roles, is_bot=user.bot,
-                  created_at=user.created_at.timestamp())
+    # the account's creation time from its snowflake (what ``user.created_at`` computes, without the datetime)
+    created = ((user.id >> 22) + discord.utils.DISCORD_EPOCH) / 1000
+    return Member(id=user.id, name=user.display_name, role_ids=roles, is_bot=user.bot, created_at=created)
 
 
 def _duration(kind: ActionKind, raw: str) -> int:

@@ -59,3 +59,11 @@ def test_board_net_and_bar():
     assert board_net(3, 1, 600, 300) == 1500
     assert progress_bar(1, 2, width=4) == "▰▰▱▱"
     assert progress_bar(5, 0, width=3) == "▱▱▱"
+
+
+def test_a_vote_cancelled_by_the_bot_reads_as_one_sentence():
+    from bot.votes import cancelled_text
+
+    assert cancelled_text("This lock has ended on Chastify.") == "Cancelled: this lock has ended on Chastify."
+    assert cancelled_text("the owner used the safeword") == "Cancelled: the owner used the safeword."
+    assert cancelled_text("DEV token revoked.") == "Cancelled: DEV token revoked."

@@ -14,8 +14,8 @@ from tests.test_voting_kit import (  # noqa: F401  (fixtures)
     fields,
     outcome,
     propose,
-    react_all,
     reached,
+    react_all,
     reply_text,
     set_reaction,
     within_rate_limit,
@@ -30,7 +30,7 @@ async def open_vote(world, command="add-time", window="10m", **options):
     return msg
 
 
-async def test_reactions_changed_while_the_bot_was_down_give_the_right_tally(world, bot_settings):
+async def test_reactions_changed_while_the_bot_was_down_give_the_right_tally(world, bot_settings):  # noqa: F811  (the kit's fixture)
     lock, _ = await world.link(title="Weekend Challenge", remaining=86400)
     voters = add_members(world, 6)
     msg = await open_vote(world)
@@ -57,7 +57,7 @@ async def test_reactions_changed_while_the_bot_was_down_give_the_right_tally(wor
     assert [log["title"] for log in lock.custom_logs()] == ["Discord vote: +1h (3 for, 2 against)"]
 
 
-async def test_a_deadline_that_passed_while_down_closes_right_after_on_the_reactions_as_they_are(world, bot_settings):
+async def test_a_deadline_that_passed_while_down_closes_right_after_on_the_reactions_as_they_are(world, bot_settings):  # noqa: F811  (the kit's fixture)
     lock, _ = await world.link(remaining=86400)
     voters = add_members(world, 4)
     msg = await open_vote(world, window="5m")
@@ -74,7 +74,7 @@ async def test_a_deadline_that_passed_while_down_closes_right_after_on_the_react
     assert reached(world.chastify, APPLY_TIME) == [] and lock.custom_logs() == []
 
 
-async def test_a_vote_whose_message_was_deleted_while_down_is_cancelled(world, bot_settings):
+async def test_a_vote_whose_message_was_deleted_while_down_is_cancelled(world, bot_settings):  # noqa: F811  (the kit's fixture)
     await world.link(remaining=86400)
     voters = add_members(world, 3)
     msg = await open_vote(world)
@@ -90,8 +90,8 @@ async def test_a_vote_whose_message_was_deleted_while_down_is_cancelled(world, b
     assert reached(world.chastify, APPLY_TIME) == []
 
 
-async def test_a_board_survives_a_restart_and_applies_its_net_once_at_the_close(world, bot_settings):
-    lock, _ = await world.link(remaining=86400)
+async def test_a_board_survives_a_restart_and_applies_its_net_once_at_the_close(world, bot_settings):  # noqa: F811  (the kit's fixture)
+    await world.link(remaining=86400)
     voters = add_members(world, 5)
     msg = await open_vote(world, "board", window="10m", add_per_vote="10m", remove_per_vote="5m")
     await react_all(voters[:3], msg, "🔼")

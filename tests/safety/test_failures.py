@@ -131,7 +131,7 @@ async def test_ended_lock_ends_the_link_cancels_votes_with_a_clear_message(rigs,
     assert (await rig.fresh(link)).state == "ended"
     stored = await rig.store.votes.get(vote.id)
     assert stored is not None and stored.status == "cancelled"
-    assert stored.outcome_reason == "This lock has ended on Chastify."
+    assert stored.outcome_reason == "Cancelled: this lock has ended on Chastify."
     [(_, told)] = rig.told
     assert "Finished lock" in told and "ended" in told and "votes were cancelled" in told
     assert "has ended" in await _refusal(rig, link)
