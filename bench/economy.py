@@ -23,7 +23,7 @@ from typing import Any
 import simcord
 
 from bench.common import bench_settings, quiet_logs, scratch_dir
-from bench.world import decision_action, emoji_payload, make_guilds, member_payload, post_messages, voter_id
+from bench.world import decision_action, emoji_payload, link_locks, make_guilds, member_payload, post_messages, voter_id
 from bot.app import create_bot
 from sandbox.chastify import StandIn
 
@@ -110,15 +110,9 @@ async def _hour(size: EconomySize, bot: Any, env: Any, chastify: StandIn, rng: r
     world = make_guilds(env, size.guilds)
     await env.settle()
     service = next(c for c in bot.cogs.values() if isinstance(c, VotesCog)).service
-    store, vault = bot.core.store, bot.core.vault
-    links = []
-    for k in range(size.locks):
-        g = k % size.guilds
-        token = f"dev-bench-economy-{k}"
-        fake = chastify.add_lock(token, remaining=30 * 86400, title=f"Lock {k}")
-        links.append(await store.links.upsert(
-            guild_id=world.guild_ids[g], owner_id=voter_id(g, 900_000 + k), token_ciphertext=vault.encrypt(token),
-            lock_id=fake.id, role="wearer", title=f"Lock {k}"))
+    store = bot.core.store
+    links, _ = await link_locks(
+        bot, world, size.locks, lambda token: chastify.add_lock(token, remaining=30 * 86400).id, "economy")
 
     open_votes: list[int] = []  # indexes into world.votes
     voted: dict[int, set[int]] = {}

@@ -25,7 +25,7 @@ import simcord
 
 from bench.common import bench_settings, percentile, quiet_logs, scratch_dir
 from bench.remote import RemoteStandIn
-from bench.world import World, emoji_payload, make_guilds, member_payload, post_messages, voter_id
+from bench.world import World, emoji_payload, link_locks, make_guilds, member_payload, post_messages, voter_id
 from bot.actions import Action, ActionKind
 from bot.app import create_bot
 
@@ -101,16 +101,9 @@ async def _run(size: LatencySize, bot: Any, env: Any, chastify: RemoteStandIn) -
     world = make_guilds(env, size.guilds)
     await env.settle()
     service = next(c for c in bot.cogs.values() if isinstance(c, VotesCog)).service
-    store, vault = bot.core.store, bot.core.vault
-    links, fakes = [], []
-    for k in range(size.locks):
-        g = k % size.guilds
-        token = f"dev-bench-latency-{k}"
-        fake = chastify.add_lock(token, remaining=30 * 86400, title=f"Lock {k}")
-        fakes.append(fake)
-        links.append(await store.links.upsert(
-            guild_id=world.guild_ids[g], owner_id=voter_id(g, 900_000 + k), token_ciphertext=vault.encrypt(token),
-            lock_id=fake, role="wearer", title=f"Lock {k}"))
+    store = bot.core.store
+    links, fakes = await link_locks(
+        bot, world, size.locks, lambda token: chastify.add_lock(token, remaining=30 * 86400), "latency")
     # guilds of the deadline samples close only at their deadline
     deadline_guilds = set(range(size.guilds // 2, size.guilds)) if size.guilds > 1 else set()
     for g in deadline_guilds:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -230,6 +230,23 @@ async def post_messages(bot: discord.Client, world: World, guild_of: list[int], 
             for emoji in (DECISION if kind == "decision" else BOARD):
                 await message.add_reaction(emoji)
         world.votes.append(VoteMessage(i, g, world.guild_ids[g], channel.id, message.id, kind))
+
+
+async def link_locks(bot: Any, world: World, locks: int, add_lock: Callable[[str], str],
+                     prefix: str) -> tuple[list[Any], list[str]]:
+    """``locks`` links recorded as /chastify link records them, lock ``k`` in guild ``k % guilds``, each on a
+    new stand-in lock made by ``add_lock(token) -> lock id``. Returns the links and their lock ids."""
+    store, vault = bot.core.store, bot.core.vault
+    links, lock_ids = [], []
+    guilds = len(world.guild_ids)
+    for k in range(locks):
+        g = k % guilds
+        token = f"dev-bench-{prefix}-{k}"
+        lock_ids.append(add_lock(token))
+        links.append(await store.links.upsert(
+            guild_id=world.guild_ids[g], owner_id=voter_id(g, 900_000 + k), token_ciphertext=vault.encrypt(token),
+            lock_id=lock_ids[-1], role="wearer", title=f"Lock {k}"))
+    return links, lock_ids
 
 
 def decision_action(i: int) -> Action:

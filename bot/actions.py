@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from bot.durations import format_duration, format_signed
-from bot.text import REASON_MAX, TASK_MAX
+from bot.text import REASON_MAX, TASK_MAX, escape_markdown
 
 
 class ActionKind(StrEnum):
@@ -121,6 +121,11 @@ class Action(BaseModel):
         if k is ActionKind.TASK_COMPLETE:
             return "task completed" if self.successful else "task failed"
         return LABELS[k]
+
+    def shown(self) -> str:
+        """:meth:`summary` for Discord messages: a task's text (typed by a member) cannot render as markdown.
+        Log titles on Chastify keep the plain summary."""
+        return escape_markdown(self.summary()) if self.kind is ActionKind.TASK_ASSIGN else self.summary()
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=True)

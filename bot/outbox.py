@@ -164,7 +164,7 @@ class Outbox:
                 session = await self._peek_link(link)
                 await self._finish(link, entry.id, SendResult(
                     entry.id, "uncertain",
-                    f"The bot restarted while **{action.summary()}** was being sent to Chastify: it may or may "
+                    f"The bot restarted while **{action.shown()}** was being sent to Chastify: it may or may "
                     f"not have been applied, so it was not sent again.{_state_text(session)}", session=session))
         for entry in await self.store.outbox.list_by_log_state("sending"):
             await self.store.outbox.set_log_state(entry.id, "sending", "unknown")
@@ -276,7 +276,7 @@ class Outbox:
             session = await self._peek(api)
             return await self._finish(link, entry_id, SendResult(
                 entry_id, "uncertain",
-                f"Chastify did not confirm **{action.summary()}**: it may or may not have been applied, so it "
+                f"Chastify did not confirm **{action.shown()}**: it may or may not have been applied, so it "
                 f"was not sent again.{_state_text(session)} The owner can check the lock's history.",
                 session=session))
         except TokenError as err:
@@ -305,7 +305,7 @@ class Outbox:
                                                    error_message=message)
                 await self._audit(link, entry, "failed", f"{code}: {message}")
             return await self._finish(link, entry_id, SendResult(
-                entry_id, "failed", f"Chastify refused **{action.summary()}**: {message}"))
+                entry_id, "failed", f"Chastify refused **{action.shown()}**: {message}"))
         # applied: the status and its audit line in one transaction, so a crash cannot leave one without the other
         async with self.store.transaction():
             await self.store.outbox.transition(entry_id, "sent", "done", log_state="pending")
@@ -313,7 +313,7 @@ class Outbox:
         log.info("action applied", extra={"guild": link.guild_id, "lock": link.lock_id, "outcome": "applied",
                                           "action": action.summary(), "source": entry.source})
         await self._write_log(api, entry)
-        return await self._finish(link, entry_id, SendResult(entry_id, "done", f"Applied **{action.summary()}**."))
+        return await self._finish(link, entry_id, SendResult(entry_id, "done", f"Applied **{action.shown()}**."))
 
     async def _requeue(self, link: Link, entry: OutboxEntry, retry_after: float | None, code: str,
                        why: str) -> SendResult:

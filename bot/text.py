@@ -18,6 +18,15 @@ REASON_MAX = 300
 TASK_MAX = 1000
 
 
+_MARKDOWN = set("\\*_~|`>#-[]()")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash every character Discord's markdown gives a meaning (like ``discord.utils.escape_markdown``,
+    which ``bot/`` cannot import): what a member typed shows as typed, never bold, spoilers or links."""
+    return "".join("\\" + c if c in _MARKDOWN else c for c in text)
+
+
 class TextError(ValueError):
     """Raised with a message fit to show a member."""
 

@@ -125,7 +125,7 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
             e.add_field(name="Applied so far", value=format_signed(vote.applied_net_seconds))
     else:
         action = s.action
-        summary = action.summary() if action else "?"
+        summary = action.shown() if action else "?"
         e = discord.Embed(title=f"🗳️ Vote · {summary} · {title}", colour=colour)
         lines = [f"Proposed by <@{vote.proposer_id}>{_on_lock(s)}"]
         if action and action.reason:
@@ -297,7 +297,7 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         e = discord.Embed(title="Open votes", colour=INFO)
         lines = []
         for ov in votes:
-            what = ov.action.summary() if ov.action else "time board"
+            what = ov.action.shown() if ov.action else "time board"
             t = tallies[ov.id]
             net = board_net(t.votes_for, t.votes_against, ov.add_per_vote, ov.remove_per_vote)
             counts = (f"✅ {t.votes_for} ❌ {t.votes_against}" if ov.kind == "decision"

@@ -67,3 +67,14 @@ def test_a_vote_cancelled_by_the_bot_reads_as_one_sentence():
     assert cancelled_text("This lock has ended on Chastify.") == "Cancelled: this lock has ended on Chastify."
     assert cancelled_text("the owner used the safeword") == "Cancelled: the owner used the safeword."
     assert cancelled_text("DEV token revoked.") == "Cancelled: DEV token revoked."
+
+
+def test_a_task_text_is_shown_as_typed_never_as_markdown():
+    from bot.actions import Action, ActionKind
+    from bot.text import escape_markdown
+
+    typed = "**bold** __under__ ~~strike~~ ||spoiler|| > quote [link](https://e.xample) `code`"
+    task = Action(kind=ActionKind.TASK_ASSIGN, task_text=typed)
+    assert task.summary() == f"task: {typed[:57]}..."  # the log title on Chastify stays plain
+    assert "**" not in task.shown().replace("\\*", "") and "||" not in task.shown().replace("\\|", "")
+    assert escape_markdown("a*b") == "a\\*b" and escape_markdown("plain words") == "plain words"
