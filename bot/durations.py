@@ -27,6 +27,9 @@ class DurationError(ValueError):
     """Raised with a message fit to show a member: what was wrong and what is accepted."""
 
 
+_SHOWN_MAX = 40  # characters of the member's input echoed back in a refusal
+
+
 def _fail(why: str) -> DurationError:
     return DurationError(f"{why} Use a duration like {ACCEPTED_FORMS}.")
 
@@ -58,7 +61,8 @@ def _shown(raw: str) -> str:
     """The input as it may be echoed inside a code span: invisible characters spelled out, no backtick that
     could close the span (so no markdown or mention renders)."""
     shown = raw if raw.isprintable() else raw.encode("unicode_escape").decode("ascii")
-    return shown.replace("`", "'")
+    shown = shown.replace("`", "'")
+    return shown if len(shown) <= _SHOWN_MAX else shown[:_SHOWN_MAX - 1] + "…"  # spelled out, it can grow 10x
 
 
 def _parse(raw: str) -> int | None:

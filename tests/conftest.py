@@ -6,6 +6,8 @@ time moves the lock's timer too. Add locks after the env has started (inside tes
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -15,11 +17,18 @@ from typing import Any
 import discord
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import create_bot
 from bot.config import Settings, load_settings
 from sandbox.chastify import StandIn
 from sandbox.chastify.testing import fake_clock, make_standin  # noqa: F401  (fixtures)
+
+# CI (CI=true) explores the same hypothesis examples every run, so a submission passes or fails on its own code;
+# a developer's run draws new examples each time and finds what CI would not
+hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI", "").lower() == "true":
+    hypothesis_settings.load_profile("ci")
 
 
 class SharedClock:
@@ -109,3 +118,16 @@ async def world(simcord_env: Any, chastify: StandIn, shared_clock: SharedClock) 
     admin = guild.add_member(env.create_user("admin_ada"), roles=[admins])
     await env.bot.tree.sync()
     return World(env, guild, channel, owner, friend, stranger, admin, chastify)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A thread left running by a test (a bot never closed keeps its database thread) would keep the test
+    process alive after the last test, and CI would wait for it until its time ran out: fail loudly instead."""
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    for t in left:
+        t.join(timeout=2)
+    left = [t for t in left if t.is_alive()]
+    if left:
+        print(f"\nthreads left running after the tests (a bot or database never closed?): "
+              f"{', '.join(t.name for t in left)}", flush=True)
+        os._exit(int(pytest.ExitCode.TESTS_FAILED))

@@ -11,7 +11,7 @@ when a test advances the virtual clock, never by a real-time wait.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,11 +133,28 @@ class DowntimeBot(ChastifyBot):
         await super().setup_hook()
 
 
+# bots started by crash_and_restart; ``close_restarted_bots`` closes them once the env is gone (the conftest
+# closes only the first bot), so no database thread outlives its test and keeps the test process alive
+RESTARTED: list[ChastifyBot] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_restarted_bots() -> AsyncIterator[None]:
+    """Autouse where imported: set up before the env, so torn down after it."""
+    yield
+    while RESTARTED:
+        bot = RESTARTED.pop()
+        if not bot.is_closed():
+            await bot.close()
+
+
 async def crash_and_restart(world: Any, settings: Settings, while_down: Callable[[], None] = lambda: None) -> None:
     """Stop the bot without any goodbye (ballots still buffered in memory are lost, as in a crash), let
     ``while_down`` change the world, then start a fresh bot on the same database."""
     old = world.env.bot
-    await world.env.restart_bot(DowntimeBot(settings, while_down))
+    new = DowntimeBot(settings, while_down)
+    RESTARTED.append(new)
+    await world.env.restart_bot(new)
     # the old process is gone: release its database and HTTP client without flushing anything
     await old._client.aclose()
     await old._store.close()

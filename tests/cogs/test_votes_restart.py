@@ -9,6 +9,7 @@ from tests.test_voting_kit import (  # noqa: F401  (fixtures)
     DEBOUNCE,
     add_members,
     bot_settings,
+    close_restarted_bots,
     crash_and_restart,
     embed_of,
     fields,
