@@ -6,7 +6,6 @@ Nothing here is timed; the scenarios time themselves with ``time.perf_counter``.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import math
 import os
@@ -15,7 +14,6 @@ import sqlite3
 import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +59,6 @@ def quiet_logs() -> Iterator[None]:
             logger.setLevel(level)
 
 
-@contextlib.contextmanager
-def gc_collected() -> Iterator[None]:
-    gc.collect()
-    yield
-
-
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
@@ -78,22 +70,6 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(p / 100.0 * len(ordered))))
     return float(ordered[rank - 1])
-
-
-@dataclass
-class Figure:
-    """One reported number: the median of its runs, with every run kept for the report."""
-
-    name: str
-    unit: str
-    runs: list[float] = field(default_factory=list)
-    target: str | None = None
-    met: bool | None = None
-    note: str | None = None
-
-    @property
-    def value(self) -> float:
-        return median(self.runs)
 
 
 def machine() -> dict[str, str]:
