@@ -2,12 +2,19 @@
 
 Status flow of an entry (``bot/store`` keeps it):
 
-    (admission: the policy gate, under a per-link lock) --refused--> nothing recorded
+    (admission: the lock's consent, under a per-lock lock) --refused--> nothing recorded
+    pending --(lock's consent asked again)--refused--> cancelled
     pending --claim--> sent --ok--> done (and its audit line, in one transaction)
                         |--Chastify refused (4xx) / token or lock gone--> failed
+                        |--paused right before it left (the guard)--> cancelled
                         |--429 or not sent at all (connect error)--> pending (retried later, within the limit)
                         `--timeout / 5xx / dropped after sending--> uncertain (never retried; the owner is told)
     pending --safeword / unlink / lock ended--> cancelled
+
+An entry is claimed (``sent``) only when its request goes out now: the budget wait, a 429's Retry-After and a
+connection retry all happen with the entry back in ``pending``, where a safeword cancels it. Right before each
+send attempt the lock's consent is asked again (pause, link, limits, 24 h budget), and the client asks the
+in-memory pause synchronously right before the bytes leave (``Consent.guard``).
 
 A done entry then writes one custom log on the lock, with its own small state (``log_state``):
 pending --> sending --> written | failed | unknown. The log is best effort: its failure never makes the action
@@ -25,7 +32,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +50,7 @@ from bot.chastify import (
     RateLimited,
     Session,
     TokenError,
+    Withdrawn,
     limiter_key,
 )
 from bot.clock import Clock
@@ -51,10 +59,13 @@ from bot.store import Store
 from bot.store.models import Link, OutboxEntry
 from bot.vault import Vault, VaultError
 
+if TYPE_CHECKING:
+    from bot.consent import Consent
+
 log = logging.getLogger("bot.outbox")
 
-MAX_SEND_ATTEMPTS = 5
-RETRY_FALLBACK = 30.0
+MAX_SEND_ATTEMPTS = 8
+RETRY_CAP = 60.0  # seconds: a send that could not leave is tried again after 2, 4, 8 ... at most this
 
 Status = Literal["pending", "done", "failed", "uncertain", "cancelled", "refused"]
 Source = Literal["direct", "vote", "board"]
@@ -88,25 +99,24 @@ class SendResult:
 # vote message or tell the owner. Set by the application.
 ResultHook = Callable[[Link, OutboxEntry, SendResult], Awaitable[None]]
 LinkGoneHook = Callable[[Link, Literal["ended", "broken"], str], Awaitable[None]]
-# Called with (link, source, action) under the link's admission lock just before an action is recorded:
-# None admits it, a text refuses it (the policy gate; see ``Core``). Checking and recording under one lock
-# means two concurrent approvals can never both fit into what is left of the owner's daily limit.
-AdmitHook = Callable[[Link, Source, Action], Awaitable[str | None]]
 
 
 class Outbox:
-    def __init__(self, store: Store, client: ChastifyClient, vault: Vault, clock: Clock) -> None:
+    """Records and sends lock actions. ``consent`` judges each one when it is recorded and again right before
+    each send attempt, under one lock per Chastify lock, so two links of the same lock (two servers) can never
+    both fit into what is left of the owner's daily limit."""
+
+    def __init__(self, store: Store, client: ChastifyClient, vault: Vault, clock: Clock, consent: Consent) -> None:
         self.store = store
         self.client = client
         self.vault = vault
         self.clock = clock
+        self.consent = consent
         self.on_result: ResultHook | None = None
         self.on_link_gone: LinkGoneHook | None = None
-        self.admit: AdmitHook | None = None
         self.sleep: Sleep = asyncio.sleep  # waits before a retry (tests pass a fake clock's sleep)
         self._retry_tasks: dict[int, asyncio.Task[None]] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._admission: dict[int, asyncio.Lock] = {}
+        self._locks: dict[str, asyncio.Lock] = {}  # per Chastify lock: one sender at a time, in order
 
     # -- entry points -----------------------------------------------------------------------------
     async def submit(self, *, link: Link, source: Source, action: Action,
@@ -119,27 +129,33 @@ class Outbox:
         if existing is not None:
             return await self.send(existing.id)
         payload = Payload(action=action, log_title=log_title, log_description=log_description)
-        async with self._admission.setdefault(link.id, asyncio.Lock()):
-            if self.admit is not None:
-                refusal = await self.admit(link, source, action)
-                if refusal is not None:
-                    return SendResult(0, "refused", refusal)
+        async with self._lock_of(link.lock_id):
+            fresh = await self.store.links.get_by_id(link.id)
+            if fresh is None:
+                return SendResult(0, "refused", "The lock was unlinked; nothing was applied.")
+            decision = await self.consent.judge(fresh, action, source)
+            if not decision.allowed:
+                await self.store.audit.add(guild_id=fresh.guild_id, link_id=fresh.id, actor_id=actor_id,
+                                           source=source, action_summary=action.summary(), outcome="refused",
+                                           detail=decision.reason)
+                return SendResult(0, "refused", decision.reason)
             entry_id = await self.store.outbox.enqueue(
-                link_id=link.id, guild_id=link.guild_id, source=source, action_json=payload.model_dump_json(),
-                idempotency_key=key, source_id=source_id, actor_id=actor_id,
-                reason=reason if reason is not None else action.reason)
-        return await self._send_in_order(link.id, entry_id)
+                link_id=link.id, lock_id=link.lock_id, guild_id=link.guild_id, source=source,
+                action_json=payload.model_dump_json(), idempotency_key=key, source_id=source_id,
+                actor_id=actor_id, reason=reason if reason is not None else action.reason)
+            return await self._send(entry_id)
 
     async def send(self, entry_id: int) -> SendResult:
         entry = await self.store.outbox.get(entry_id)
         if entry is None:
             raise KeyError(entry_id)
-        return await self._send_in_order(entry.link_id, entry_id)
+        async with self._lock_of(entry.lock_id):
+            return await self._send(entry_id)
 
-    async def _send_in_order(self, link_id: int, entry_id: int) -> SendResult:
-        # One sender per link at a time keeps a lock's actions in order.
-        async with self._locks.setdefault(link_id, asyncio.Lock()):
-            return await self._send(entry_id, link_id)
+    def _lock_of(self, lock_id: str) -> asyncio.Lock:
+        # One sender per Chastify lock at a time keeps its actions in order and makes "judge, then claim" one
+        # step for every link and server of the lock.
+        return self._locks.setdefault(lock_id, asyncio.Lock())
 
     async def recover(self) -> tuple[int, int]:
         """After a restart: sent-but-unconfirmed entries become uncertain (the owner is told, with the lock's
@@ -147,7 +163,7 @@ class Outbox:
         """
         uncertain = 0
         for entry in await self.store.outbox.list_by_status("sent"):
-            link = await self.store.links.get_by_id(entry.link_id)
+            link = await self._link_of(entry)
             async with self.store.transaction():
                 moved = await self.store.outbox.transition(
                     entry.id, "sent", "uncertain", error_code="interrupted",
@@ -169,7 +185,7 @@ class Outbox:
         for entry in await self.store.outbox.list_by_log_state("sending"):
             await self.store.outbox.set_log_state(entry.id, "sending", "unknown")
         for entry in await self.store.outbox.list_by_log_state("pending"):
-            link = await self.store.links.get_by_id(entry.link_id)
+            link = await self._link_of(entry)
             try:
                 api = self._api(link) if link is not None and link.state == "active" else None
             except VaultError:
@@ -184,25 +200,22 @@ class Outbox:
         return uncertain, len(pending)
 
     async def cancel_pending(self, link_id: int, why: str) -> int:
-        """Cancel every entry of the link that was not sent yet (safeword, unlink, lock ended)."""
+        """Cancel every entry of the link that was not sent yet (unlink, lock ended, owner gone)."""
+        return await self._cancel(await self.store.outbox.list_by_status("pending", link_id=link_id), why)
+
+    async def cancel_pending_lock(self, lock_id: str, why: str) -> int:
+        """Cancel every entry of the lock, from every link and server, that was not sent yet (the safeword)."""
+        return await self._cancel(await self.store.outbox.list_by_status("pending", lock_id=lock_id), why)
+
+    async def _cancel(self, entries: list[OutboxEntry], why: str) -> int:
         count = 0
-        for entry in await self.store.outbox.list_by_status("pending", link_id=link_id):
+        for entry in entries:
             if await self.store.outbox.transition(entry.id, "pending", "cancelled", error_message=why):
                 count += 1
                 task = self._retry_tasks.pop(entry.id, None)
                 if task is not None:
                     task.cancel()
         return count
-
-    async def added_last_24h(self, link_id: int) -> int:
-        """Seconds of time added on this link in the last 24 h, counting anything that may have been applied
-        (pending, sent, done, uncertain), so the owner's daily cap holds even with unknown outcomes."""
-        since = self.clock() - 86400
-        total = 0
-        for entry in await self.store.outbox.list_since(link_id, since, ("pending", "sent", "done", "uncertain")):
-            delta = Payload.model_validate_json(entry.action_json).action.time_delta
-            total += max(0, delta)
-        return total
 
     async def drain(self) -> None:
         """Wait until no retry is scheduled any more (tests; a graceful shutdown may use it too)."""
@@ -226,32 +239,36 @@ class Outbox:
             return 0.0
         return self.client.limiter.wait_time(key, slots=2)
 
-    async def _send(self, entry_id: int, link_id: int) -> SendResult:
-        wait = self._budget_wait(await self.store.links.get_by_id(link_id))
+    async def _send(self, entry_id: int) -> SendResult:
+        """One send attempt, under the lock's send lock: ask the lock's consent again, claim only when the
+        request goes out now, and send it guarded."""
+        entry = await self.store.outbox.get(entry_id)
+        assert entry is not None
+        if entry.status != "pending":
+            return SendResult(entry_id, _final(entry.status), f"already {entry.status}")
+        link = await self._link_of(entry)
+        payload = payload_of(entry)
+        if link is None or link.state not in ("active", "paused"):
+            why = "the link was removed" if link is None else f"the link is {link.state}"
+            return await self._withdraw(link, entry, "cancelled", why)
+        wait = self._budget_wait(link)
         if wait > 0:
-            current = await self.store.outbox.get(entry_id)
-            if current is not None and current.status == "pending":
-                delay = max(1.0, wait)
-                self._schedule_retry(entry_id, delay)
-                return SendResult(entry_id, "pending", f"This lock has used its Chastify budget of "
-                                  f"{self.client.limiter.per_minute} actions a minute; it is queued and will be "
-                                  f"sent in about {format_duration(max(1, int(delay + 0.999)))}.", retry_after=delay)
-        entry = await self.store.outbox.claim(entry_id)
-        if entry is None:
+            delay = max(1.0, wait)
+            self._schedule_retry(entry_id, delay)
+            return SendResult(entry_id, "pending", f"This lock has used its Chastify budget of "
+                              f"{self.client.limiter.per_minute} actions a minute; it is queued and will be "
+                              f"sent in about {format_duration(max(1, int(delay + 0.999)))}.", retry_after=delay)
+        decision = await self.consent.judge(link, payload.action, entry.source, exclude_id=entry.id)
+        if not decision.allowed:
+            return await self._withdraw(link, entry, "refused", decision.reason)
+        claimed = await self.store.outbox.claim(entry_id)
+        if claimed is None:
             current = await self.store.outbox.get(entry_id)
             assert current is not None
             return SendResult(entry_id, _final(current.status), f"already {current.status}")
-        link = await self.store.links.get_by_id(entry.link_id)
-        payload = Payload.model_validate_json(entry.action_json)
-        if link is None or link.state != "active":
-            why = "the link was removed" if link is None else f"the link is {link.state}"
-            async with self.store.transaction():
-                await self.store.outbox.transition(entry_id, "sent", "cancelled", error_message=why)
-                if link is not None:
-                    await self._audit(link, entry, "cancelled", f"not sent: {why}")
-            return SendResult(entry_id, "cancelled", f"Not sent: {why}.")
+        entry = claimed
         try:
-            api = self._api(link)
+            api = self._api(link, guarded=True)
         except VaultError as err:
             async with self.store.transaction():
                 await self.store.outbox.transition(entry_id, "sent", "failed", error_code="vault",
@@ -261,6 +278,13 @@ class Outbox:
         action = payload.action
         try:
             await perform(api, action)
+        except Withdrawn as err:
+            # the safeword came while this entry waited its turn: nothing left
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "cancelled", error_code=err.code,
+                                                   error_message=err.message)
+                await self._audit(link, entry, "cancelled", err.message)
+            return await self._finish(link, entry_id, SendResult(entry_id, "cancelled", f"Not sent: {err.message}."))
         except RateLimited as err:
             return await self._requeue(link, entry, err.retry_after, "rate_limited",
                                        "Chastify is rate limiting this lock")
@@ -312,7 +336,7 @@ class Outbox:
             await self._audit(link, entry, "applied", None)
         log.info("action applied", extra={"guild": link.guild_id, "lock": link.lock_id, "outcome": "applied",
                                           "action": action.summary(), "source": entry.source})
-        await self._write_log(api, entry)
+        await self._write_log(self._api(link), entry)
         return await self._finish(link, entry_id, SendResult(entry_id, "done", f"Applied **{action.shown()}**."))
 
     async def _requeue(self, link: Link, entry: OutboxEntry, retry_after: float | None, code: str,
@@ -325,28 +349,52 @@ class Outbox:
             return await self._finish(link, entry.id, SendResult(
                 entry.id, "failed", f"{why}; gave up after {attempts} attempts. Nothing was applied."))
         await self.store.outbox.transition(entry.id, "sent", "pending", error_code=code, error_message=why)
-        delay = max(1.0, retry_after if retry_after is not None else RETRY_FALLBACK * attempts)
+        delay = max(1.0, retry_after if retry_after is not None else min(RETRY_CAP, 2.0 ** attempts))
         self._schedule_retry(entry.id, delay)
         return SendResult(entry.id, "pending", f"{why}; it is queued and will be sent in about "
                           f"{format_duration(int(delay))}.", retry_after=delay)
 
     def _schedule_retry(self, entry_id: int, delay: float) -> None:
         old = self._retry_tasks.pop(entry_id, None)
-        if old is not None:
+        if old is not None and old is not asyncio.current_task():
             old.cancel()
 
         async def later() -> None:
             await self.sleep(delay)
-            self._retry_tasks.pop(entry_id, None)
             try:
                 await self.send(entry_id)
             except Exception:
                 log.exception("retrying outbox entry %s failed", entry_id)
+            finally:
+                # stay listed until the send is over, so drain() waits for it (a new retry may replace us)
+                if self._retry_tasks.get(entry_id) is asyncio.current_task():
+                    del self._retry_tasks[entry_id]
 
         self._retry_tasks[entry_id] = asyncio.create_task(later(), name=f"outbox-retry-{entry_id}")
 
-    def _api(self, link: Link) -> DevApi:
-        return self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+    def _api(self, link: Link, *, guarded: bool = False) -> DevApi:
+        lock_id = link.lock_id
+        guard = (lambda: self.consent.guard(lock_id)) if guarded else None
+        return self.client.dev(self.vault.decrypt(link.token_ciphertext), lock_id, guard=guard)
+
+    async def _link_of(self, entry: OutboxEntry) -> Link | None:
+        return await self.store.links.get_by_id(entry.link_id) if entry.link_id is not None else None
+
+    async def _withdraw(self, link: Link | None, entry: OutboxEntry, status: Literal["cancelled", "refused"],
+                        why: str) -> SendResult:
+        """An entry that will not be sent after all (checked before its claim): cancelled, audited, shown."""
+        async with self.store.transaction():
+            moved = await self.store.outbox.transition(entry.id, "pending", "cancelled",
+                                                       error_code=status, error_message=why)
+            if moved and link is not None:
+                await self._audit(link, entry, status, f"not sent: {why}")
+        if not moved:
+            current = await self.store.outbox.get(entry.id)
+            assert current is not None
+            return SendResult(entry.id, _final(current.status), f"already {current.status}")
+        text = f"Not sent: {why}." if status == "cancelled" else why
+        result = SendResult(entry.id, status, text)
+        return await self._finish(link, entry.id, result) if link is not None else result
 
     async def _write_log(self, api: DevApi, entry: OutboxEntry) -> bool:
         """Write the custom log of a done entry once: never again once its request may have been sent."""

@@ -6,8 +6,9 @@ A refusal names the limit and, for time, what is left today.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +16,10 @@ from bot.actions import Action, ActionKind
 from bot.durations import format_duration
 
 Source = Literal["direct", "vote", "board"]
-LinkState = Literal["active", "paused", "ended", "broken"]
+# What the gate sees: the lock's consent and the link together. "paused": someone who linked the lock said the
+# safeword (lock-wide); "away": only this server's link is held (its owner left the server).
+LockState = Literal["active", "paused", "away", "ended", "broken"]
+LinkState = LockState
 DAY = 86400
 
 ALL_KINDS = frozenset(ActionKind)
@@ -56,7 +60,31 @@ _STATE_REFUSALS = {
     "paused": "The lock owner used the safeword: this lock is paused until they run `/chastify resume`.",
     "ended": "This lock has ended on Chastify. The owner can link their new lock with `/chastify link`.",
     "broken": "The owner's Chastify token no longer works. The owner must run `/chastify link` again.",
+    "away": "The lock's owner is no longer a member of this server, so nobody here can act on the lock until "
+            "they come back and run `/chastify resume` here.",
 }
+
+
+def strictest(defaults: OwnerLimits, settings: Iterable[Mapping[str, Any]]) -> OwnerLimits:
+    """The limits that apply to a lock: for each field, the strictest value any person who linked it set
+    (fewest allowed kinds, lowest maximum, highest quorum, owner votes only if all allow them); the default
+    where nobody set the field. Each mapping holds only the fields that person chose."""
+    chosen: dict[str, list[Any]] = {}
+    for raw in settings:
+        one = OwnerLimits.model_validate(raw)
+        for name in one.model_fields_set:
+            chosen.setdefault(name, []).append(getattr(one, name))
+    merged: dict[str, Any] = {}
+    for name, values in chosen.items():
+        if name in ("direct_allowed", "vote_allowed"):
+            merged[name] = frozenset.intersection(*values)
+        elif name == "min_vote_quorum":
+            merged[name] = max(values)
+        elif name == "allow_owner_vote":
+            merged[name] = all(values)
+        else:
+            merged[name] = min(values)
+    return defaults.model_copy(update=merged)
 
 
 def check(action: Action, *, source: Source, state: LinkState, limits: OwnerLimits,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.actions import Action, ActionKind, log_description, log_title
+from bot.actions import Action, log_description, log_title
 from bot.chastify import (
     ActionLimiter,
     ChastifyClient,
@@ -30,12 +30,13 @@ from bot.chastify import (
 )
 from bot.clock import Clock
 from bot.config import Settings
+from bot.consent import Consent
 from bot.durations import format_duration
 from bot.errors import NotAllowed, NotLinked, Refused, UserError
 from bot.outbox import Outbox, SendResult
-from bot.policy import Decision, OwnerLimits, check
+from bot.policy import Decision, LockState, OwnerLimits
 from bot.store import Store
-from bot.store.models import AuditEntry, GuildSettings, Link, OutboxEntry, TrustEntry
+from bot.store.models import AuditEntry, GuildSettings, Link, LockPause, OutboxEntry, TrustEntry
 from bot.vault import Vault, VaultError, normalize_token
 from bot.votes import cancelled_text
 
@@ -70,10 +71,31 @@ class LinkResult:
 
 
 @dataclass(frozen=True)
+class SafewordResult:
+    """What one safeword did: the locks it paused (titles), and what it cancelled on them in every server."""
+
+    titles: list[str]
+    newly_paused: bool
+    cancelled_actions: int
+    cancelled_votes: list[int]
+
+
+@dataclass(frozen=True)
+class ResumeResult:
+    """What one resume lifted: the locks free again, those still paused by someone else, links no longer held."""
+
+    resumed: list[str]
+    still_paused: list[str]
+    unheld: list[str]
+
+
+@dataclass(frozen=True)
 class StatusView:
     link: Link
     session: Session | None
     problem: str | None = None
+    state: LockState = "active"  # the lock's consent with the link's own state (see ``Consent.state``)
+    open_votes: int = 0  # on the lock, in every server
 
 
 @dataclass(frozen=True)
@@ -101,7 +123,19 @@ class Hooks:
     votes_cancelled: Callable[[Link, list[int], str], Awaitable[None]] | None = None
     # (link, entry, result): an outbox entry reached a final state (after the owner was told when uncertain)
     outbox_result: Callable[[Link, OutboxEntry, SendResult], Awaitable[None]] | None = None
+    # (guild id, member id): is the member still in that server? (a REST fetch: the bot has no members intent);
+    # None when Discord could not say
+    member_present: Callable[[int, int], Awaitable[bool | None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _owner_left_text(link: Link) -> str:
+    return ("The lock's owner is no longer a member of this server, so nobody here can act on the lock until they "
+            "come back and run `/chastify resume` here. Nothing was changed.")
+
+
+def _people(pauses: list[LockPause]) -> str:
+    return ", ".join(f"<@{p.user_id}>" for p in pauses)
 
 
 def chastify_problem(err: ChastifyError) -> str:
@@ -135,12 +169,13 @@ class Core:
         self.limiter = limiter
         self._rules: dict[int, tuple[GuildSettings, GuildRules]] = {}
         self.clock = clock
-        self.outbox = Outbox(store, client, vault, clock)
+        self.consent = Consent(store, settings.limits, clock)
+        self.outbox = Outbox(store, client, vault, clock, self.consent)
         self.hooks = Hooks()
         self.outbox.on_link_gone = self._on_link_gone
         self.outbox.on_result = self._on_outbox_result
-        self.outbox.admit = self._admit
         self._background: set[asyncio.Task[None]] = set()
+        self._presence: dict[tuple[int, int], tuple[float, bool]] = {}
 
     # ------------------------------------------------------------------ links
     async def link(self, place: Place, owner: Member, raw_token: str) -> LinkResult:
@@ -161,6 +196,17 @@ class Core:
                                        action_summary="link", outcome="refused", detail="insufficient_scope")
             raise UserError(f"Could not link: {chastify_problem(InsufficientScope())} Nothing was saved.")
         old = await self.store.links.get(place.guild_id, owner.id)
+        taken = [other for other in await self.store.links.find_in_guild(place.guild_id, session.lock_id)
+                 if other.owner_id != owner.id]
+        if taken:
+            other = taken[0]
+            await self.store.audit.add(guild_id=place.guild_id, source="link", actor_id=owner.id,
+                                       action_summary="link", outcome="refused", detail="lock already linked here")
+            raise Refused(
+                f"**{session.lock_data.lock_title or 'This lock'}** is already linked in this server by "
+                f"<@{other.owner_id}>{f' ({other.owner_name})' if other.owner_name else ''}. One lock has one link "
+                "per server: ask them to trust you with `/chastify trust` instead. Nothing was saved.",
+                limit="one_link")
         if old is not None and old.lock_id != session.lock_id:
             # actions still queued for the old lock must never be sent to the new one
             await self.outbox.cancel_pending(old.id, "the owner linked another lock")
@@ -221,21 +267,25 @@ class Core:
         return link
 
     async def status(self, link: Link) -> StatusView:
+        state = await self.consent.state(link)
+        votes = await self.store.votes.count_open_for_lock(link.lock_id)
         if link.state == "ended":
-            return StatusView(link, None, "This lock has ended.")
+            return StatusView(link, None, "This lock has ended.", state, votes)
         if link.state == "broken":
-            return StatusView(link, None, "The owner's token no longer works; the owner must link again.")
+            return StatusView(link, None, "The owner's token no longer works; the owner must link again.", state,
+                              votes)
         try:
             api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
             session = await api.session()
         except VaultError:
-            return StatusView(link, None, "The stored token cannot be decrypted (the bot's key changed).")
+            return StatusView(link, None, "The stored token cannot be decrypted (the bot's key changed).", state,
+                              votes)
         except ChastifyError as err:
             await self._classify_failure(link, err)
-            return StatusView(link, None, chastify_problem(err))
+            return StatusView(link, None, chastify_problem(err), state, votes)
         if session.lock_data.lock_title and session.lock_data.lock_title != link.title:
             await self.store.links.set_title(link.id, session.lock_data.lock_title)
-        return StatusView(link, session)
+        return StatusView(link, session, None, state, votes)
 
     async def vote_rules(self, guild_id: int) -> GuildRules:
         g = await self.store.settings.get(guild_id)
@@ -279,46 +329,103 @@ class Core:
         return member.manage_guild or await self.may_act(link, member)
 
     # ------------------------------------------------------------------ limits and safeword
-    def limits_of(self, link: Link) -> OwnerLimits:
-        defaults = self.settings.limits
-        base = OwnerLimits(
-            max_add_per_action=defaults.max_add_per_action, max_add_per_day=defaults.max_add_per_day,
-            max_freeze=defaults.max_freeze, max_pillory=defaults.max_pillory,
-            min_vote_quorum=defaults.min_vote_quorum)
-        stored = link.limits()
-        return base.model_copy(update=OwnerLimits.model_validate(stored).model_dump(exclude_unset=True)) \
-            if stored else base
+    async def limits(self, link: Link) -> OwnerLimits:
+        """The limits in force on the link's lock (the strictest of everyone who linked it)."""
+        return await self.consent.limits(link.lock_id)
 
-    async def set_limits(self, link: Link, limits: OwnerLimits) -> OwnerLimits:
-        await self.store.links.set_limits(link.id, limits.model_dump_json())
-        return limits
+    async def set_limits(self, link: Link, limits: OwnerLimits | Mapping[str, Any]) -> OwnerLimits:
+        """The link's owner changes their own limits on the lock (an OwnerLimits counts only the fields it was
+        given). Returns the limits now in force on the lock, which are stricter where another person who linked
+        it chose so."""
+        update = limits.model_dump(exclude_unset=True) if isinstance(limits, OwnerLimits) else dict(limits)
+        return await self.consent.set_limits(link.lock_id, link.owner_id, update)
 
-    async def safeword(self, place: Place, owner: Member) -> tuple[Link, int, list[int]]:
-        """Pause at once: nobody can act, open votes and boards are cancelled, unsent actions are cancelled.
+    async def safeword(self, place: Place, who: Member) -> SafewordResult:
+        """Pause at once every lock the member's own token is linked to, in every server: nobody can act, open
+        votes and boards are cancelled everywhere, unsent actions are cancelled. Said in any server.
 
         Everything that matters happens before this returns; the line in the lock's Chastify log is written in
         the background so a slow Chastify never delays the pause. An action already on the wire at this instant
         cannot be called back (see the README's "Safety model" section)."""
-        link = await self.owned_link(place.guild_id, owner)
+        own = await self.store.links.list_for_owner(who.id)
+        if not own:
+            raise NotLinked("You have no lock linked in any server. The safeword pauses a lock linked with your own "
+                            "token; to stop a vote here, ask the lock's owner or a moderator.")
         why = "the owner used the safeword"
-        paused = await self.store.links.set_state(link.id, "paused", expected="active")
-        cancelled_actions = await self.outbox.cancel_pending(link.id, why)
-        ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(why))
-        await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="safeword",
-                                   action_summary="safeword", outcome="paused" if paused else link.state,
-                                   detail=f"{len(ids)} votes and {cancelled_actions} queued actions cancelled")
-        log.info("safeword", extra={"guild": place.guild_id, "lock": link.lock_id, "outcome": "paused"})
-        await self._notify_cancelled(link, ids, why)
-        if paused:
-            self._spawn(self._safeword_log(link, place.guild_name))
-        return await self.store.links.get_by_id(link.id) or link, cancelled_actions, ids
+        lock_ids = list(dict.fromkeys(link.lock_id for link in own))
+        for lock_id in lock_ids:
+            self.consent.hold(lock_id)  # before any await: nothing for these locks leaves from now on
+        titles: list[str] = []
+        newly = False
+        actions = 0
+        votes: list[int] = []
+        for lock_id in lock_ids:
+            first = await self.consent.pause(lock_id, who.id, place.guild_id)
+            newly = newly or first
+            actions += await self.outbox.cancel_pending_lock(lock_id, why)
+            links = await self.store.links.list_for_lock(lock_id)
+            for link in links:
+                ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(why))
+                votes += ids
+                await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=who.id,
+                                           source="safeword", action_summary="safeword", outcome="paused",
+                                           detail=f"{len(ids)} votes cancelled")
+                await self._notify_cancelled(link, ids, why)
+            mine = next((link for link in own if link.lock_id == lock_id and link.guild_id == place.guild_id),
+                        next(link for link in own if link.lock_id == lock_id))
+            titles.append(mine.title or "your lock")
+            log.info("safeword", extra={"guild": place.guild_id, "lock": lock_id, "outcome": "paused"})
+            if first:
+                self._spawn(self._safeword_log(mine, who.id))
+        return SafewordResult(titles, newly, actions, votes)
 
-    async def _safeword_log(self, link: Link, guild_name: str) -> None:
+    async def resume(self, place: Place, who: Member) -> ResumeResult:
+        """Lift the member's own safeword on every lock they paused, from any server, and the hold on their link
+        here if it was held because they had left the server. A pause someone else said stays."""
+        resumed: list[str] = []
+        still: list[str] = []
+        for pause in await self.store.consent.paused_by(who.id):
+            _, others = await self.consent.unpause(pause.lock_id, who.id)
+            title = await self._lock_title(pause.lock_id)
+            (still if others else resumed).append(title)
+            for link in await self.store.links.list_for_lock(pause.lock_id):
+                await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=who.id,
+                                           source="safeword", action_summary="resume",
+                                           outcome="still paused" if others else "resumed")
+        unheld: list[str] = []
+        self._presence[(place.guild_id, who.id)] = (self.clock(), True)  # they are here: they just ran a command
+        here = await self.store.links.get(place.guild_id, who.id)
+        if here is not None and here.state == "paused" \
+                and await self.store.links.set_state(here.id, "active", expected="paused"):
+            unheld.append(here.title or "your lock")
+            await self.store.audit.add(guild_id=place.guild_id, link_id=here.id, actor_id=who.id, source="link",
+                                       action_summary="resume", outcome="resumed",
+                                       detail="the owner is back in this server")
+        if resumed or still or unheld:
+            return ResumeResult(resumed, still, unheld)
+        own = await self.store.links.list_for_owner(who.id)
+        if not own:
+            raise NotLinked("You have no lock linked in any server.")
+        for link in own:
+            by_others = [p for p in await self.store.consent.pauses(link.lock_id) if p.user_id != who.id]
+            if by_others:
+                raise NotAllowed(
+                    f"**{link.title or 'Your lock'}** was paused by {_people(by_others)}. Only the person who said the "
+                    "safeword can lift it, with `/chastify resume`.")
+        raise UserError("Your lock is not paused: there is nothing to resume.")
+
+    async def _lock_title(self, lock_id: str) -> str:
+        links = await self.store.links.list_for_lock(lock_id)
+        return next((link.title for link in links if link.title), "a lock")
+
+    async def _safeword_log(self, link: Link, who_id: int) -> None:
+        """One line on the lock, written with the token of the person who said the safeword."""
         try:
             api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
             await api.custom_log(CustomLog(
                 title="Discord: paused by the owner", role="extension",
-                description=f"The owner paused the Discord server {guild_name}'s access to this lock."))
+                description=f"The lock's {link.role} paused every Discord server's access to this lock with the "
+                            "safeword."))
         except Exception as err:  # best effort: the pause itself is already in force
             log.warning("safeword log not written: %s", type(err).__name__,
                         extra={"guild": link.guild_id, "lock": link.lock_id})
@@ -335,15 +442,6 @@ class Core:
         """Wait for background work (the safeword's log line) to finish."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
-
-    async def resume(self, place: Place, owner: Member) -> Link:
-        link = await self.owned_link(place.guild_id, owner)
-        if link.state != "paused":
-            raise UserError(f"Your lock is not paused (it is {link.state}).")
-        await self.store.links.set_state(link.id, "active", expected="paused")
-        await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="safeword",
-                                   action_summary="resume", outcome="resumed")
-        return link
 
     # ------------------------------------------------------------------ acting
     async def precheck(self, place: Place, actor: Member, link: Link, action: Action) -> None:
@@ -363,6 +461,8 @@ class Core:
                   reason: str | None = None) -> SendResult:
         """A direct action by the owner or a trusted member: checked, recorded, sent once, logged."""
         await self.precheck(place, actor, link, action)
+        if actor.id != link.owner_id and not await self.owner_still_here(link):
+            raise Refused(_owner_left_text(link), limit="owner_gone")
         title = log_title(action, source="direct", actor=actor.name)
         return await self.outbox.submit(
             link=link, source="direct", action=action, log_title=title,
@@ -372,11 +472,11 @@ class Core:
 
     async def gate(self, place: Place, link: Link, action: Action, *, source: Literal["direct", "vote", "board"],
                    actor: Member | None = None) -> None:
-        """The policy gate; raises Refused (and audits it) when the owner's rules say no.
+        """The lock's consent; raises Refused (and audits it) when the owner's rules say no.
 
         Callers use it to refuse early (before a vote is posted, before a command is acknowledged); the outbox
-        asks the same gate again, under the link's admission lock, at the moment the action is recorded
-        (:meth:`_admit`), so nothing reaches Chastify without passing it."""
+        asks the same consent again, under the lock's send lock, when the action is recorded and again right
+        before each send attempt, so nothing reaches Chastify without passing it."""
         fresh = await self.store.links.get_by_id(link.id) or link
         decision = await self.judge(fresh, action, source)
         if not decision.allowed:
@@ -384,20 +484,8 @@ class Core:
             raise Refused(decision.reason, limit=decision.limit)
 
     async def judge(self, link: Link, action: Action, source: Literal["direct", "vote", "board"]) -> Decision:
-        """What ``bot.policy.check`` says about this action on this link now."""
-        return check(action, source=source, state=link.state, limits=self.limits_of(link),
-                     added_last_24h=await self.outbox.added_last_24h(link.id))
-
-    async def _admit(self, link: Link, source: Literal["direct", "vote", "board"], action: Action) -> str | None:
-        fresh = await self.store.links.get_by_id(link.id)
-        if fresh is None:
-            return "The lock was unlinked; nothing was applied."
-        decision = await self.judge(fresh, action, source)
-        if decision.allowed:
-            return None
-        await self.store.audit.add(guild_id=fresh.guild_id, link_id=fresh.id, actor_id=None, source=source,
-                                   action_summary=action.summary(), outcome="refused", detail=decision.reason)
-        return decision.reason
+        """What the lock's consent says about this action now."""
+        return await self.consent.judge(link, action, source)
 
     async def _on_outbox_result(self, link: Link, entry: OutboxEntry, result: SendResult) -> None:
         """An action ended: an uncertain one is shown to the owner with the lock's current state."""
@@ -425,6 +513,54 @@ class Core:
             wait = max(1, int(self.limiter.wait_time(key) + 0.999))
             raise Refused(f"This lock has used its Chastify budget of {self.limiter.per_minute} actions a minute. "
                           f"Try again in {format_duration(wait)}.", limit="rate")
+
+    # ------------------------------------------------------------------ the owner must still be there
+    PRESENCE_TTL = 60.0  # seconds a "still a member" answer is trusted
+
+    async def owner_still_here(self, link: Link) -> bool:
+        """Whether the link's owner is still a member of its server (a REST fetch, cached briefly). When they are
+        not, the link is held: its votes and queued actions are cancelled, and nobody there can act until they come
+        back and run `/chastify resume`. Discord not answering counts as present (logged): the check never stops
+        the bot on Discord's hiccups, the lock's own pause and limits are what protect the person."""
+        key = (link.guild_id, link.owner_id)
+        hit = self._presence.get(key)
+        now = self.clock()
+        if hit is not None and now - hit[0] < self.PRESENCE_TTL:
+            present = hit[1]
+        else:
+            answer = await self.hooks.member_present(*key) if self.hooks.member_present is not None else None
+            if answer is None:
+                log.warning("could not confirm the lock owner is still a member",
+                            extra={"guild": link.guild_id, "lock": link.lock_id})
+                return True
+            present = answer
+            self._presence[key] = (now, present)
+        if not present:
+            await self.hold_link(link, "the lock's owner is no longer a member of this server")
+        return present
+
+    async def hold_link(self, link: Link, why: str) -> list[int]:
+        """Hold one server's link (its owner left, or the bot was removed from the server): its open votes and
+        queued actions are cancelled and nothing is sent for it until the owner runs `/chastify resume` there."""
+        held = await self.store.links.set_state(link.id, "paused", expected="active")
+        await self.outbox.cancel_pending(link.id, why)
+        ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(why))
+        if held or ids:
+            await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=None, source="bot",
+                                       action_summary="hold link", outcome="held",
+                                       detail=f"{why}; {len(ids)} votes cancelled")
+        await self._notify_cancelled(link, ids, why)
+        return ids
+
+    async def guild_gone(self, guild_id: int) -> int:
+        """The bot was removed from a server: every link there is held, its votes and queue cancelled."""
+        links = await self.store.links.list_for_guild(guild_id)
+        for link in links:
+            await self.hold_link(link, "the bot was removed from this server")
+        return len(links)
+
+    def forget_presence(self, guild_id: int, member_id: int) -> None:
+        self._presence.pop((guild_id, member_id), None)
 
     async def history(self, link: Link, limit: int = 15) -> list[AuditEntry]:
         return await self.store.audit.list_for_link(link.id, limit)
@@ -461,5 +597,3 @@ class Core:
         if ids and self.hooks.votes_cancelled is not None:
             await self.hooks.votes_cancelled(link, ids, reason)
 
-
-ACTION_KINDS_DIRECT = list(ActionKind)

@@ -31,7 +31,7 @@ from bot.actions import DURATION_BOUNDS, Action, ActionKind, log_description, lo
 from bot.durations import format_duration, format_signed
 from bot.errors import NotAllowed, Refused, UserError
 from bot.outbox import SendResult
-from bot.policy import board_allowance, effective_quorum
+from bot.policy import effective_quorum
 from bot.services import Core, Member, Place
 from bot.store.models import BallotChange, Link, OutboxEntry, Vote
 from bot.votes import FOR, Outcome, Rules, Tally, Verdict, at_deadline, board_net, cancelled_text, early
@@ -201,7 +201,7 @@ class VoteService:
         side = (Action(kind=ActionKind.ADD_TIME, seconds=add_per_vote) if add_per_vote > 0
                 else Action(kind=ActionKind.REMOVE_TIME, seconds=remove_per_vote))
         rules, window_s = await self._admission(place, proposer, link, window, side)
-        limits = self.core.limits_of(link)
+        limits = await self.core.limits(link)
         if add_per_vote > 0 and ActionKind.ADD_TIME not in limits.vote_allowed:
             raise Refused("The lock owner does not allow votes to add time on this lock "
                           "(open the board with `add_per_vote: 0`).", limit="allowed")
@@ -218,7 +218,7 @@ class VoteService:
                          proposed: Action) -> tuple[Rules, int]:
         """The checks every proposal passes, in the order a member can act on them."""
         fresh = await self.store.links.get_by_id(link.id) or link
-        if fresh.state != "active":
+        if await self.core.consent.state(fresh) != "active":
             # the policy gate words (and audits, under what was proposed) the refusal for a paused, ended or
             # broken lock
             await self.core.gate(place, fresh, proposed, source="vote", actor=proposer)
@@ -235,10 +235,11 @@ class VoteService:
                 raise Refused(f"You proposed a vote recently; this server allows one proposal per member every "
                               f"{format_duration(g.proposal_cooldown_seconds)}. You can propose again in "
                               f"{format_duration(max(1, int(wait + 0.999)))}.", limit="cooldown")
-        if await self.store.votes.count_open_for_link(link.id) >= g.max_open_per_lock:
-            raise Refused(f"This lock already has {g.max_open_per_lock} open vote(s), the most this server allows. "
-                          "Wait for one to close (see `/vote list`).", limit="max_open")
-        limits = self.core.limits_of(fresh)
+        if await self.store.votes.count_open_for_lock(link.lock_id) >= g.max_open_per_lock:
+            raise Refused(f"This lock already has {g.max_open_per_lock} open vote(s), the most this server allows "
+                          "(votes on it in every server count). Wait for one to close (see `/vote list`).",
+                          limit="max_open")
+        limits = await self.core.limits(fresh)
         return Rules(quorum=effective_quorum(g.quorum, limits), majority=g.majority,
                      instant_pass=g.instant_pass), window_s
 
@@ -288,7 +289,7 @@ class VoteService:
         if g.voter_role_id is not None and g.voter_role_id not in member.role_ids:
             return "only members with the voter role vote"
         link = await self.store.links.get_by_id(ov.link_id)
-        if link is not None and member.id == link.owner_id and not self.core.limits_of(link).allow_owner_vote:
+        if link is not None and member.id == link.owner_id and not (await self.core.limits(link)).allow_owner_vote:
             return "the lock's owner does not vote on their own lock"
         if member.created_at > self.clock() - g.min_account_age_days * 86400:
             return f"accounts younger than {g.min_account_age_days} days do not vote"
@@ -553,6 +554,9 @@ class VoteService:
         ov = self.open.get(vote_id)
         if ov is None:
             return None
+        link = await self.store.links.get_by_id(ov.link_id)
+        if link is not None and not await self.core.owner_still_here(link):
+            return None  # the link is held: this vote was cancelled with a message saying why
         async with ov.lock:
             if vote_id not in self.open:
                 return None
@@ -631,8 +635,7 @@ class VoteService:
         link = await self.store.links.get_by_id(ov.link_id)
         if link is None:
             return f"{head}: the lock was unlinked; nothing more was applied.", "cancelled"
-        add, remove = board_allowance(state=link.state, limits=self.core.limits_of(link),
-                                      added_last_24h=await self.core.outbox.added_last_24h(link.id))
+        add, remove = await self.core.consent.board_allowance(link)
         clamped = max(-remove, min(add, change))
         kind = ActionKind.ADD_TIME if clamped > 0 else ActionKind.REMOVE_TIME
         bound = DURATION_BOUNDS[kind][1]

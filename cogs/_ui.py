@@ -68,17 +68,21 @@ async def lock_autocomplete(interaction: discord.Interaction, current: str) -> l
     return out[:25]
 
 
-def status_embed(view: StatusView, guild: discord.Guild | None, *, open_votes: int = 0) -> discord.Embed:
+def status_embed(view: StatusView, guild: discord.Guild | None) -> discord.Embed:
     link = view.link
     s = view.session
     data = s.lock_data if s else None
     title = (data.lock_title if data and data.lock_title else link.title) or "Untitled lock"
-    embed = discord.Embed(title=f"🔒 {title}", colour=INFO if link.state == "active" else WARN)
+    embed = discord.Embed(title=f"🔒 {title}", colour=INFO if view.state == "active" else WARN)
     embed.set_footer(text=f"Linked by {owner_name(guild, link)} · {link.role}")
     if view.problem:
         embed.description = f"⚠️ {view.problem}"
-    if link.state == "paused":
-        embed.add_field(name="Paused", value="The owner used the safeword: nobody can act on this lock.",
+    if view.state == "paused":
+        embed.add_field(name="Paused", value="The owner used the safeword: nobody can act on this lock, in any "
+                                             "server, until they run `/chastify resume`.", inline=False)
+    elif view.state == "away":
+        embed.add_field(name="Held", value="The lock's owner is no longer a member of this server: nobody here can "
+                                           "act on it until they come back and run `/chastify resume`.",
                         inline=False)
     if data is None:
         return embed
@@ -107,7 +111,7 @@ def status_embed(view: StatusView, guild: discord.Guild | None, *, open_votes: i
         embed.add_field(name="Task", value=task)
     if data.unlockable:
         embed.add_field(name="Unlockable", value="✅ the timer has run out")
-    embed.add_field(name="Open votes", value=str(open_votes))
+    embed.add_field(name="Open votes", value=str(view.open_votes))
     return embed
 
 

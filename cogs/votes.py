@@ -353,6 +353,12 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self.service.message_deleted(payload.message_id)
 
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """A moderator's purge: every vote whose message went is cancelled, as with a single delete."""
+        for message_id in payload.message_ids:
+            await self.service.message_deleted(message_id)
+
 
 async def _member_for(guild: discord.Guild | None, user: discord.User | discord.Member,
                      need_roles: bool) -> Member | None:

@@ -28,6 +28,7 @@ from bot.chastify.errors import (
     ServerError,
     TokenError,
     UnexpectedResponse,
+    Withdrawn,
     parse_error,
     parse_retry_after,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "Timeouts",
     "TokenError",
     "UnexpectedResponse",
+    "Withdrawn",
     "build_action",
     "clean_token",
     "limiter_key",

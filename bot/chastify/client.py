@@ -15,6 +15,10 @@ Retry rules (the heart of "never apply a vote twice"):
 * Reads (GET): read timeouts, dropped connections and 5xx are retried too.
 * Writes (POST/PUT/PATCH): a timeout, a dropped connection or a 5xx after sending raises
   :class:`OutcomeUnknown` at once. The write is NEVER sent again.
+* Guarded writes (``client.dev(..., guard=...)``, the outbox's lock actions) never wait at all: no limiter
+  wait, no 429 wait, no backoff. They raise at once (RateLimited, ChastifyUnavailable) so the caller can queue
+  them where a safeword can cancel them, and the guard is asked synchronously right before the request leaves
+  (:class:`Withdrawn` when it says no).
 
 No token ever reaches a repr, a log line or an exception: tokens live in :class:`_Secret`, logs carry method,
 path, status and duration only, and httpx exceptions are converted to plain data before anything is raised.
@@ -43,6 +47,7 @@ from bot.chastify.errors import (
     OutcomeUnknown,
     RateLimited,
     UnexpectedResponse,
+    Withdrawn,
     parse_error,
     parse_retry_after,
 )
@@ -68,6 +73,8 @@ log = logging.getLogger("bot.chastify")
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+# Asked synchronously right before a guarded request leaves: None lets it go, a text withdraws it (Withdrawn).
+Guard = Callable[[], str | None]
 JSONObject = dict[str, Any]
 
 DEFAULT_USER_AGENT = f"chastify-discord-bot/{__version__}"
@@ -210,9 +217,10 @@ class ChastifyClient:
         return self._http.is_closed
 
     # Entry points ---------------------------------------------------------------------------------------
-    def dev(self, token: str, lock_id: str | None = None) -> DevApi:
-        """Act with a lock owner's DEV token, pinned to ``lock_id`` when given."""
-        return DevApi(self, _Secret(clean_token(token, "DEV token")), lock_id)
+    def dev(self, token: str, lock_id: str | None = None, *, guard: Guard | None = None) -> DevApi:
+        """Act with a lock owner's DEV token, pinned to ``lock_id`` when given. With ``guard``, its lock actions
+        are guarded writes (see the module's retry rules)."""
+        return DevApi(self, _Secret(clean_token(token, "DEV token")), lock_id, guard)
 
     def extension(self, developer_key: str, main_token: str, session_id: str) -> ExtensionApi:
         """Act as the bot's Chastify extension on one opened extension session."""
@@ -252,6 +260,7 @@ class ChastifyClient:
         limit_key: Hashable | None = None,
         display_path: str | None = None,
         secrets: tuple[str, ...] = (),
+        guard: Guard | None = None,
     ) -> tuple[int, bytes]:
         """Send one logical call with the retry rules above; returns (status, body) of a 2xx answer."""
         method = method.upper()
@@ -271,8 +280,18 @@ class ChastifyClient:
         holding_slot = False
         while True:
             if limiter is not None and not holding_slot:
-                await limiter.acquire(limit_key)
+                if guard is None:
+                    await limiter.acquire(limit_key)
+                elif not limiter.try_acquire(limit_key):
+                    raise RateLimited(max(limiter.wait_time(limit_key), 0.001), "the lock's action budget is spent",
+                                      status=None)
                 holding_slot = True
+            if guard is not None:
+                refusal = guard()  # synchronous: nothing can change between this answer and the send
+                if refusal is not None:
+                    if limiter is not None and holding_slot:
+                        limiter.release(limit_key)
+                    raise Withdrawn(refusal)
             request = self._http.build_request(method, path, headers=send_headers, content=content)
             started = self._clock()
             result = await self._attempt(request)
@@ -286,7 +305,7 @@ class ChastifyClient:
                     raise OutcomeUnknown(method, shown, result.reason) from None
                 if result.sent:
                     holding_slot = False
-                if not result.retryable or attempt >= self.max_retries:
+                if not result.retryable or attempt >= self.max_retries or guard is not None:
                     if limiter is not None and holding_slot:
                         limiter.release(limit_key)  # never sent: give the slot back
                     log.warning("%s %s: %s; giving up after %d attempt(s)", method, shown, result.reason,
@@ -310,7 +329,7 @@ class ChastifyClient:
                 delay = told if told is not None else self._backoff(attempt)
                 if limiter is not None:
                     limiter.note_rate_limited(limit_key, delay)
-                if attempt >= self.max_retries or delay > self.max_retry_after:
+                if attempt >= self.max_retries or delay > self.max_retry_after or guard is not None:
                     err = parse_error(status, result.content, result.headers, secrets=secrets)
                     log.warning("%s %s: rate limited; giving up, retry after %.2fs", method, shown, delay)
                     raise RateLimited(delay, err.message, status=status, code=err.code) from None
@@ -388,10 +407,12 @@ class DevApi(_LockActions):
     """A lock owner's DEV token on ``/api/apps/v1``. Pin the linked lock with :meth:`pin` (or
     ``client.dev(token, lock_id)``): every call then carries ``x-chastify-lock-id``."""
 
-    def __init__(self, client: ChastifyClient, token: _Secret, lock_id: str | None = None) -> None:
+    def __init__(self, client: ChastifyClient, token: _Secret, lock_id: str | None = None,
+                 guard: Guard | None = None) -> None:
         self._client = client
         self._token = token
         self._lock_id = normalize_lock_id(lock_id) if lock_id is not None else None
+        self._guard = guard
 
     def __repr__(self) -> str:
         return f"DevApi(lock_id={self._lock_id!r}, token=***)"
@@ -421,7 +442,7 @@ class DevApi(_LockActions):
         key = limiter_key(self._token.reveal(), self._lock_id) if lock_action else None
         _, content = await self._client._request(
             method, DEV_BASE + path, headers=self._headers(), body=body, limit_key=key,
-            secrets=(self._token.reveal(),),
+            secrets=(self._token.reveal(),), guard=self._guard if lock_action else None,
         )
         return content
 

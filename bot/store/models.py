@@ -15,8 +15,10 @@ __all__ = [
     "Ballot",
     "BallotChange",
     "GuildSettings",
+    "LimitsRow",
     "Link",
     "LinkState",
+    "LockPause",
     "OutboxEntry",
     "OutboxSource",
     "OutboxStatus",
@@ -88,17 +90,9 @@ class Link:
     role: str
     title: str | None
     state: LinkState
-    limits_json: str | None
     created_at: float
     updated_at: float
     owner_name: str | None = None
-
-    def limits(self) -> dict[str, Any] | None:
-        """The owner limits as a dict, or None when the owner has set none."""
-        if self.limits_json is None:
-            return None
-        value = json.loads(self.limits_json)
-        return value if isinstance(value, dict) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +163,8 @@ class Tally(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     id: int
-    link_id: int
+    link_id: int | None  # None once the link was removed: the row stays, it counts in the lock's 24 h budget
+    lock_id: str
     guild_id: int
     source: OutboxSource
     source_id: int | None
@@ -184,6 +179,30 @@ class OutboxEntry:
     updated_at: float
     idempotency_key: str
     log_state: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockPause:
+    """One person's safeword on a lock: the lock stays paused while any of these stands."""
+
+    lock_id: str
+    user_id: int
+    guild_id: int | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsRow:
+    """The owner limits one person set on a lock: only the fields they set."""
+
+    lock_id: str
+    setter_id: int
+    limits_json: str
+    updated_at: float
+
+    def fields(self) -> dict[str, Any]:
+        value = json.loads(self.limits_json)
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,9 @@ from .models import (
     Ballot,
     BallotChange,
     GuildSettings,
+    LimitsRow,
     Link,
+    LockPause,
     OutboxEntry,
     Tally,
     TrustEntry,
@@ -43,6 +45,7 @@ __all__ = [
     "AuditRepo",
     "BallotRepo",
     "Clock",
+    "ConsentRepo",
     "GuildSettingsRepo",
     "LinkRepo",
     "OutboxRepo",
@@ -285,22 +288,21 @@ class LinkRepo(_Repo):
             changed, _ = await self._db.execute(sql, params)
         return changed > 0
 
-    async def set_limits(self, link_id: int, limits: Mapping[str, Any] | str | None) -> bool:
-        """Store the owner's limits (a mapping or a JSON object text; ``None`` clears them)."""
-        text: str | None
-        if limits is None:
-            text = None
-        elif isinstance(limits, str):
-            if not isinstance(json.loads(limits), dict):
-                raise ValueError("limits JSON must be an object")
-            text = limits
-        else:
-            text = json.dumps(dict(limits), sort_keys=True, separators=(",", ":"))
-        async with self._cache.changing(link_id):
-            changed, _ = await self._db.execute(
-                "UPDATE links SET limits_json = ?, updated_at = ? WHERE id = ?", (text, self._clock(), link_id)
-            )
-        return changed > 0
+    async def list_for_lock(self, lock_id: str) -> list[Link]:
+        """Every link of one Chastify lock, in every server."""
+        rows = await self._db.fetchall("SELECT * FROM links WHERE lock_id = ? ORDER BY id", (lock_id,))
+        return [_link(r) for r in rows]
+
+    async def list_for_owner(self, owner_id: int) -> list[Link]:
+        """Every link whose token is this member's own, in every server."""
+        rows = await self._db.fetchall("SELECT * FROM links WHERE owner_id = ? ORDER BY id", (owner_id,))
+        return [_link(r) for r in rows]
+
+    async def find_in_guild(self, guild_id: int, lock_id: str) -> list[Link]:
+        """The links of ``lock_id`` in one server (one, unless older data holds two)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM links WHERE guild_id = ? AND lock_id = ? ORDER BY id", (guild_id, lock_id))
+        return [_link(r) for r in rows]
 
     async def set_title(self, link_id: int, title: str | None) -> bool:
         async with self._cache.changing(link_id):
@@ -310,8 +312,8 @@ class LinkRepo(_Repo):
         return changed > 0
 
     async def delete(self, link_id: int) -> bool:
-        """Delete the link and its token. Its trust entries, votes (with ballots) and outbox rows go with it;
-        audit rows stay."""
+        """Delete the link and its token. Its trust entries and votes (with ballots) go with it; its outbox rows
+        stay (with no link: they are the lock's 24 h budget), and so do audit rows."""
         async with self._cache.changing(link_id), _changing_all(self._cache.of("votes")):
             changed, _ = await self._db.execute("DELETE FROM links WHERE id = ?", (link_id,))
         return changed > 0
@@ -527,6 +529,17 @@ class VoteRepo(_Repo):
         )
         return int(row[0]) if row is not None else 0
 
+    async def count_open_for_lock(self, lock_id: str,
+                                  *, statuses: str | Iterable[str] = ("open", "applying")) -> int:
+        """Votes on the lock that still take a slot, from every link and server."""
+        wanted = _statuses(statuses, VOTE_STATUSES, "vote status")
+        row = await self._db.fetchone(
+            f"SELECT COUNT(*) FROM votes v JOIN links l ON l.id = v.link_id "  # noqa: S608
+            f"WHERE l.lock_id = ? AND v.status IN ({_marks(len(wanted))})",
+            (lock_id, *wanted),
+        )
+        return int(row[0]) if row is not None else 0
+
     async def last_proposal_at(self, guild_id: int, proposer_id: int) -> float | None:
         """When this member last proposed a vote in this server (any status), or None."""
         row = await self._db.fetchone(
@@ -670,6 +683,7 @@ class OutboxRepo(_Repo):
         self,
         *,
         link_id: int,
+        lock_id: str,
         guild_id: int,
         source: str,
         action_json: str,
@@ -686,11 +700,12 @@ class OutboxRepo(_Repo):
         now = self._clock()
         # one statement: on a used key the no-op update makes RETURNING give the existing row's id
         rows = await self._db.returning(
-            "INSERT INTO outbox (link_id, guild_id, source, source_id, actor_id, action_json, reason, "
+            "INSERT INTO outbox (link_id, lock_id, guild_id, source, source_id, actor_id, action_json, reason, "
             "status, attempts, created_at, updated_at, idempotency_key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
             "ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key RETURNING id",
-            (link_id, guild_id, source, source_id, actor_id, action_json, reason, now, now, idempotency_key),
+            (link_id, lock_id, guild_id, source, source_id, actor_id, action_json, reason, now, now,
+             idempotency_key),
         )
         return int(rows[0][0])
 
@@ -738,15 +753,19 @@ class OutboxRepo(_Repo):
         return from_row(OutboxEntry, rows[0]) if rows else None
 
     async def list_by_status(
-        self, statuses: str | Iterable[str], *, link_id: int | None = None, limit: int | None = None
+        self, statuses: str | Iterable[str], *, link_id: int | None = None, lock_id: str | None = None,
+        limit: int | None = None,
     ) -> list[OutboxEntry]:
-        """Entries in ``statuses``, oldest first."""
+        """Entries in ``statuses`` (of one link, or of every link of one lock), oldest first."""
         wanted = _statuses(statuses, OUTBOX_STATUSES, "outbox status")
         sql = f"SELECT * FROM outbox WHERE status IN ({_marks(len(wanted))})"  # noqa: S608
         params: list[Any] = list(wanted)
         if link_id is not None:
             sql += " AND link_id = ?"
             params.append(link_id)
+        if lock_id is not None:
+            sql += " AND lock_id = ?"
+            params.append(lock_id)
         sql += " ORDER BY id"
         if limit is not None:
             sql += " LIMIT ?"
@@ -768,17 +787,68 @@ class OutboxRepo(_Repo):
         )
         return [from_row(OutboxEntry, r) for r in rows]
 
-    async def list_since(
-        self, link_id: int, since: float, statuses: str | Iterable[str]
-    ) -> list[OutboxEntry]:
-        """The link's entries created at or after ``since`` in ``statuses``, oldest first."""
+    async def added_since(self, lock_id: str, since: float, statuses: str | Iterable[str], *,
+                          exclude_id: int | None = None) -> list[str]:
+        """The action payloads (JSON) of the lock's entries in ``statuses`` last touched at or after ``since``,
+        from every link and server: an entry counts from when it was recorded until a day after it was sent."""
         wanted = _statuses(statuses, OUTBOX_STATUSES, "outbox status")
         rows = await self._db.fetchall(
-            f"SELECT * FROM outbox WHERE link_id = ? AND created_at >= ? "  # noqa: S608
-            f"AND status IN ({_marks(len(wanted))}) ORDER BY id",
-            (link_id, since, *wanted),
+            f"SELECT action_json FROM outbox WHERE lock_id = ? AND updated_at >= ? AND id != ? "  # noqa: S608
+            f"AND status IN ({_marks(len(wanted))})",
+            (lock_id, since, -1 if exclude_id is None else exclude_id, *wanted),
         )
-        return [from_row(OutboxEntry, r) for r in rows]
+        return [str(r[0]) for r in rows]
+
+
+# ============================================================================================ consent
+
+
+class ConsentRepo(_Repo):
+    """What protects the person, keyed by the Chastify lock: its pauses (safewords) and its owner limits."""
+
+    async def pause(self, lock_id: str, user_id: int, guild_id: int | None) -> bool:
+        """Record ``user_id``'s safeword on the lock. True if it was not paused by anyone before."""
+        async with self._db.transaction():
+            before = await self._db.fetchone("SELECT 1 FROM lock_pauses WHERE lock_id = ?", (lock_id,))
+            await self._db.execute(
+                "INSERT OR IGNORE INTO lock_pauses (lock_id, user_id, guild_id, created_at) VALUES (?, ?, ?, ?)",
+                (lock_id, user_id, guild_id, self._clock()))
+        return before is None
+
+    async def unpause(self, lock_id: str, user_id: int) -> bool:
+        """Lift ``user_id``'s own safeword on the lock. True if they had one."""
+        changed, _ = await self._db.execute(
+            "DELETE FROM lock_pauses WHERE lock_id = ? AND user_id = ?", (lock_id, user_id))
+        return changed > 0
+
+    async def pauses(self, lock_id: str) -> builtins.list[LockPause]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM lock_pauses WHERE lock_id = ? ORDER BY created_at", (lock_id,))
+        return [from_row(LockPause, r) for r in rows]
+
+    async def paused_by(self, user_id: int) -> builtins.list[LockPause]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM lock_pauses WHERE user_id = ? ORDER BY created_at", (user_id,))
+        return [from_row(LockPause, r) for r in rows]
+
+    async def is_paused(self, lock_id: str) -> bool:
+        return await self._db.fetchone("SELECT 1 FROM lock_pauses WHERE lock_id = ?", (lock_id,)) is not None
+
+    async def limits(self, lock_id: str) -> builtins.list[LimitsRow]:
+        rows = await self._db.fetchall(
+            "SELECT lock_id, setter_id, limits_json, updated_at FROM lock_limits WHERE lock_id = ? ORDER BY id",
+            (lock_id,))
+        return [from_row(LimitsRow, r) for r in rows]
+
+    async def set_limits(self, lock_id: str, setter_id: int, fields: Mapping[str, Any]) -> None:
+        """Replace everything ``setter_id`` set on the lock by ``fields`` (only the fields they chose)."""
+        text = json.dumps(dict(fields), sort_keys=True, separators=(",", ":"), default=sorted)
+        async with self._db.transaction():
+            await self._db.execute("DELETE FROM lock_limits WHERE lock_id = ? AND setter_id = ?",
+                                   (lock_id, setter_id))
+            await self._db.execute(
+                "INSERT INTO lock_limits (lock_id, setter_id, limits_json, updated_at) VALUES (?, ?, ?, ?)",
+                (lock_id, setter_id, text, self._clock()))
 
 
 # ============================================================================================ audit

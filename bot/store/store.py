@@ -14,6 +14,7 @@ from .repos import (
     AuditRepo,
     BallotRepo,
     Clock,
+    ConsentRepo,
     GuildSettingsRepo,
     LinkRepo,
     OutboxRepo,
@@ -25,7 +26,7 @@ __all__ = ["Store"]
 
 
 class Store:
-    """``store.settings``, ``.links``, ``.trust``, ``.votes``, ``.ballots``, ``.outbox``, ``.audit``.
+    """``store.settings``, ``.links``, ``.trust``, ``.votes``, ``.ballots``, ``.outbox``, ``.audit``, ``.consent``.
 
     ``clock`` returns epoch seconds; it stamps created_at / updated_at (inject simcord's virtual time).
     """
@@ -40,6 +41,7 @@ class Store:
         self.ballots = BallotRepo(db, clock)
         self.outbox = OutboxRepo(db, clock)
         self.audit = AuditRepo(db, clock)
+        self.consent = ConsentRepo(db, clock)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = time.time) -> Store:

@@ -15,7 +15,8 @@ class Faults:
     error_rate: float = 0.0  # answer 500 BEFORE applying: nothing changes
     error_after_apply_rate: float = 0.0  # apply the write, then answer 502: outcome unknown to the client
     drop_after_apply_rate: float = 0.0  # apply the write, then drop the connection without a response
-    force_429: int = 0  # the next N API requests get 429 with Retry-After: 1
+    force_429: int = 0  # the next N API requests get 429 with Retry-After: retry_after_429
+    retry_after_429: int = 1
     seed: int | None = None  # for a reproducible random.Random
 
     def clear(self) -> None:
@@ -25,6 +26,7 @@ class Faults:
         self.error_after_apply_rate = 0.0
         self.drop_after_apply_rate = 0.0
         self.force_429 = 0
+        self.retry_after_429 = 1
 
 
 @dataclass

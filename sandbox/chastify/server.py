@@ -275,6 +275,13 @@ class StandIn:
             scopes=list(DEFAULT_SCOPES) if scopes is None else scopes,
         )
 
+    def share(self, lock: FakeLock | str, token: str, *, role: str = "keyholder") -> None:
+        """Let a second person's DEV token ``token`` reach ``lock`` too (a keyholder's token beside the
+        wearer's): its session names ``role``."""
+        if role not in ("wearer", "keyholder"):
+            raise ValueError("role must be 'wearer' or 'keyholder'")
+        self._world.share(lock if isinstance(lock, str) else lock.id, token, role)
+
     def revoke(self, token: str) -> None:
         """Every later call with ``token`` gets 401 revoked_token (for good)."""
         with self._world.guard:
@@ -362,7 +369,8 @@ class StandIn:
             faults.force_429 -= 1
             fault = "forced_429"
             response = self._error_response(
-                request, ApiError(429, "rate_limited", "Too many requests.", headers={"Retry-After": "1"})
+                request, ApiError(429, "rate_limited", "Too many requests.",
+                                  headers={"Retry-After": str(faults.retry_after_429)})
             )
         elif self._dice.roll(faults, faults.error_rate):
             fault = "error"
@@ -482,7 +490,7 @@ class StandIn:
             lock = self._dev(request, "read")
             body = {
                 "lock": {"_id": lock.id},
-                "role": lock.role,
+                "role": self._world.role_of(_bearer(request), lock),
                 "scopes": list(lock.scopes),
                 "lockData": lock.lock_data(),
             }

@@ -360,6 +360,8 @@ class World:
         self.guard = threading.RLock()
         self.locks: dict[str, FakeLock] = {}
         self.token_locks: dict[str, list[str]] = {}
+        # a second person's token on a lock (the keyholder's beside the wearer's): (token, lock id) -> role
+        self.token_roles: dict[tuple[str, str], str] = {}
         self.revoked: set[str] = set()
         self.sessions: dict[str, ExtensionSession] = {}
 
@@ -372,6 +374,17 @@ class World:
             self.locks[lock_id] = lock
             self.token_locks.setdefault(token, []).append(lock_id)
             return lock
+
+    def share(self, lock_id: str, token: str, role: str) -> None:
+        """Give ``token`` (another person's DEV token) access to the lock, with that person's role."""
+        with self.guard:
+            self.lock(lock_id)
+            self.token_locks.setdefault(token, []).append(lock_id)
+            self.token_roles[(token, lock_id)] = role
+
+    def role_of(self, token: str | None, lock: FakeLock) -> str:
+        with self.guard:
+            return self.token_roles.get((token or "", lock.id), lock.role)
 
     def lock(self, lock_id: str) -> FakeLock:
         with self.guard:

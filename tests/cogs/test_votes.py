@@ -314,7 +314,8 @@ async def test_open_votes_per_lock_are_capped(world):
     await open_vote(world, who=world.stranger, command="freeze", duration="30m")
     result, msg = await propose(world, world.admin, "pillory", duration="10m")
     assert msg is None and result.ephemeral
-    assert reply_text(result) == ("⛔ This lock already has 2 open vote(s), the most this server allows. "
+    assert reply_text(result) == ("⛔ This lock already has 2 open vote(s), the most this server allows "
+                                  "(votes on it in every server count). "
                                   "Wait for one to close (see `/vote list`).")
     await world.env.advance_time(600)  # both close (failing on quorum)
     _, msg = await propose(world, world.admin, "pillory", duration="10m")

@@ -108,3 +108,43 @@ def test_migration_files_are_numbered_without_gaps() -> None:
     assert names, "no migration files found (package data missing?)"
     for i, name in enumerate(names, start=1):
         assert name.startswith(f"{i:03d}_"), name
+
+
+async def test_migration_004_merges_consent_per_lock_without_loss(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two servers' links of one lock, made under schema 3: their pause merges (paused if any was), their limits
+    merge strictly, and the outbox rows keep counting for the lock after a link is removed."""
+    from bot.config import LimitsSettings
+    from bot.consent import Consent
+
+    path = tmp_path / "bot.db"
+    real = load_migrations()
+    monkeypatch.setattr(db_module, "load_migrations", lambda: real[:3])
+    lock, other = "a" * 24, "b" * 24
+    async with await Database.open(path) as db:
+        assert await db.user_version() == 3
+        for gid, owner, lock_id, state, limits in (
+                (1, 10, lock, "paused", '{"max_add_per_day": 7200, "max_add_per_action": 3600}'),
+                (2, 20, lock, "active", '{"max_add_per_day": 14400, "max_add_per_action": 600}'),
+                (3, 10, other, "active", None)):
+            await db.execute(
+                "INSERT INTO links (guild_id, owner_id, token_ciphertext, lock_id, role, title, state, limits_json, "
+                "created_at, updated_at) VALUES (?, ?, x'00', ?, 'wearer', 'T', ?, ?, 1, 1)",
+                (gid, owner, lock_id, state, limits))
+        await db.execute(
+            "INSERT INTO outbox (link_id, guild_id, source, action_json, status, created_at, updated_at, "
+            "idempotency_key) VALUES (2, 2, 'direct', ?, 'done', 5, 5, 'k')",
+            ('{"action": {"kind": "add_time", "seconds": 600}, "log_title": "t"}',))
+    monkeypatch.undo()
+    async with await Store.open(path, clock=lambda: 10.0) as store:
+        assert await store.db.user_version() == len(real)
+        assert [p.user_id for p in await store.consent.pauses(lock)] == [10]
+        assert not await store.consent.is_paused(other)
+        assert {link.state for link in await store.links.list_all()} == {"active"}
+        consent = Consent(store, LimitsSettings(), clock=lambda: 10.0)
+        limits = await consent.limits(lock)
+        assert (limits.max_add_per_day, limits.max_add_per_action) == (7200, 600)
+        assert await consent.added_last_24h(lock) == 600
+        [link_b] = await store.links.find_in_guild(2, lock)
+        await store.links.delete(link_b.id)
+        assert await consent.added_last_24h(lock) == 600  # removing a link does not reset the lock's budget

@@ -103,21 +103,38 @@ async def test_link_listing_state_and_limits(store: Store) -> None:
     with pytest.raises(ValueError):
         await store.links.set_state(a, "gone")
 
-    assert await store.links.set_limits(a, {"max_add_per_action": 600})
-    link = await store.links.get_by_id(a)
-    assert link is not None and link.limits() == {"max_add_per_action": 600}
-    assert await store.links.set_limits(a, None)
-    link = await store.links.get_by_id(a)
-    assert link is not None and link.limits() is None and link.limits_json is None
+    assert [link.id for link in await store.links.list_for_lock(LOCK_A)] == [a, b, c]
+    assert [link.id for link in await store.links.list_for_owner(10)] == [a, c]
+    assert [link.id for link in await store.links.find_in_guild(2, LOCK_A)] == [c]
 
 
-async def test_link_delete_cascades_but_keeps_audit(store: Store) -> None:
+async def test_consent_is_kept_per_lock_and_per_person(store: Store) -> None:
+    assert await store.consent.pause(LOCK_A, 10, 1)
+    assert not await store.consent.pause(LOCK_A, 11, 2)  # already paused by someone: not "newly"
+    assert await store.consent.is_paused(LOCK_A)
+    assert [p.user_id for p in await store.consent.pauses(LOCK_A)] == [10, 11]
+    assert await store.consent.unpause(LOCK_A, 10)
+    assert not await store.consent.unpause(LOCK_A, 10)
+    assert await store.consent.is_paused(LOCK_A)  # 11's pause stands
+    assert await store.consent.unpause(LOCK_A, 11)
+    assert not await store.consent.is_paused(LOCK_A)
+
+    await store.consent.set_limits(LOCK_A, 10, {"max_add_per_action": 600})
+    await store.consent.set_limits(LOCK_A, 10, {"max_add_per_day": 7200})  # replaces 10's row
+    await store.consent.set_limits(LOCK_A, 11, {"max_add_per_action": 300})
+    rows = await store.consent.limits(LOCK_A)
+    assert sorted((r.setter_id, r.fields()) for r in rows) == [
+        (10, {"max_add_per_day": 7200}), (11, {"max_add_per_action": 300})]
+
+
+async def test_link_delete_cascades_but_keeps_outbox_and_audit(store: Store) -> None:
     link_id = await make_link(store)
     await store.trust.add(link_id, "role", 5)
     vote_id = await make_vote(store, link_id)
     await store.ballots.set(vote_id, 30, 1)
     await store.outbox.enqueue(
-        link_id=link_id, guild_id=1, source="vote", source_id=vote_id, action_json="{}", idempotency_key="k1"
+        link_id=link_id, lock_id=LOCK_A, guild_id=1, source="vote", source_id=vote_id, action_json="{}",
+        idempotency_key="k1"
     )
     await store.audit.add(guild_id=1, link_id=link_id, source="link", action_summary="linked", outcome="linked")
     assert await store.links.delete(link_id)
@@ -126,7 +143,8 @@ async def test_link_delete_cascades_but_keeps_audit(store: Store) -> None:
     assert await store.trust.list(link_id) == []
     assert await store.votes.get(vote_id) is None
     assert await store.ballots.list(vote_id) == []
-    assert await store.outbox.get_by_key("k1") is None
+    kept = await store.outbox.get_by_key("k1")  # the lock's 24 h budget outlives the link
+    assert kept is not None and kept.link_id is None and kept.lock_id == LOCK_A
     assert len(await store.audit.list_for_link(link_id)) == 1
 
 
@@ -339,10 +357,12 @@ async def test_ballot_apply_many_stores_a_large_batch(store: Store) -> None:
 async def test_outbox_enqueue_is_idempotent(store: Store) -> None:
     link_id = await make_link(store)
     first = await store.outbox.enqueue(
-        link_id=link_id, guild_id=1, source="direct", actor_id=20, action_json='{"a":1}', idempotency_key="i-1"
+        link_id=link_id, lock_id=LOCK_A, guild_id=1, source="direct", actor_id=20, action_json='{"a":1}',
+        idempotency_key="i-1"
     )
     again = await store.outbox.enqueue(
-        link_id=link_id, guild_id=1, source="direct", actor_id=20, action_json='{"a":1}', idempotency_key="i-1"
+        link_id=link_id, lock_id=LOCK_A, guild_id=1, source="direct", actor_id=20, action_json='{"a":1}',
+        idempotency_key="i-1"
     )
     assert first == again
     assert len(await store.outbox.list_by_status("pending")) == 1
@@ -350,13 +370,15 @@ async def test_outbox_enqueue_is_idempotent(store: Store) -> None:
     assert entry is not None and entry.status == "pending" and entry.attempts == 0 and entry.actor_id == 20
     assert (await store.outbox.get_by_key("i-1")) == entry
     with pytest.raises(ValueError):
-        await store.outbox.enqueue(link_id=link_id, guild_id=1, source="x", action_json="{}", idempotency_key="i-2")
+        await store.outbox.enqueue(
+        link_id=link_id, lock_id=LOCK_A, guild_id=1, source="x", action_json="{}", idempotency_key="i-2")
 
 
 async def test_outbox_transitions_are_compare_and_set(store: Store, clock: FakeClock) -> None:
     link_id = await make_link(store)
     entry_id = await store.outbox.enqueue(
-        link_id=link_id, guild_id=1, source="vote", source_id=5, action_json="{}", idempotency_key="vote:5"
+        link_id=link_id, lock_id=LOCK_A, guild_id=1, source="vote", source_id=5, action_json="{}",
+        idempotency_key="vote:5"
     )
     claims = await asyncio.gather(*(store.outbox.claim(entry_id) for _ in range(5)))
     won = [c for c in claims if c is not None]
@@ -383,7 +405,8 @@ async def test_outbox_list_by_status(store: Store) -> None:
     a = await make_link(store, owner_id=10)
     b = await make_link(store, owner_id=11)
     ids = [
-        await store.outbox.enqueue(link_id=link, guild_id=1, source="direct", action_json="{}", idempotency_key=k)
+        await store.outbox.enqueue(
+        link_id=link, lock_id=LOCK_A, guild_id=1, source="direct", action_json="{}", idempotency_key=k)
         for link, k in ((a, "1"), (b, "2"), (a, "3"))
     ]
     await store.outbox.claim(ids[0])
