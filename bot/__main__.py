@@ -1,4 +1,5 @@
-"""The command line: ``python -m bot run | sync [--guild ID] | invite | check`` (``--config PATH`` first)."""
+"""The command line: ``python -m bot run [--new-key] | sync [--guild ID] | invite | check`` (``--config PATH``
+first)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=None,
                         help="config file (default: $CHASTIFY_BOT_CONFIG, else ./config.toml if present)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot")
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("--new-key", action="store_true",
+                     help="start even though the token key file is missing or cannot decrypt stored tokens: "
+                          "generate a missing key file and mark those links broken (their owners must link again)")
     sync = sub.add_parser("sync", help="register the slash commands with Discord once")
     sync.add_argument("--guild", type=int, default=None, help="sync to one server only (instant; for testing)")
     sub.add_parser("invite", help="print the invite URL")
@@ -51,9 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"Configuration error: {err}", file=sys.stderr)
         return 2
-    if args.command == "sync":
-        return asyncio.run(sync_commands(settings, token, args.guild))
-    return asyncio.run(run_bot(settings, token))
+    from bot.keycheck import KeyProblem
+
+    try:
+        if args.command == "sync":
+            return asyncio.run(sync_commands(settings, token, args.guild))
+        return asyncio.run(run_bot(settings, token, new_key=args.new_key))
+    except KeyProblem as err:  # the token key cannot read stored tokens: never go on silently
+        print(f"Start-up refused: {err}", file=sys.stderr)
+        return 2
 
 
 def invite(settings: Settings) -> int:
@@ -68,14 +78,14 @@ def invite(settings: Settings) -> int:
     return 0
 
 
-async def run_bot(settings: Settings, token: str) -> int:
+async def run_bot(settings: Settings, token: str, *, new_key: bool = False) -> int:
     """Run until Discord ends the session or SIGINT / SIGTERM (``docker stop``) arrives; either way the bot
     closes its database, outbox and HTTP client before the process exits."""
     import discord
 
     from bot.app import create_bot
 
-    bot = create_bot(settings)
+    bot = create_bot(settings, new_key=new_key)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

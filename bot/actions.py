@@ -9,10 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
 from bot.durations import format_duration, format_signed
-from bot.text import REASON_MAX, TASK_MAX, escape_markdown
+from bot.text import REASON_MAX, TASK_MAX, check_visible, escape_markdown
 
 
 class ActionKind(StrEnum):
@@ -68,7 +68,14 @@ class Action(BaseModel):
     successful: bool | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> Action:
+    def _check(self, info: ValidationInfo) -> Action:
+        if info.mode == "python":
+            # A new action: its member texts must be visible text (bot.text.check_visible raises TextError, a
+            # UserError that pydantic lets through, so the member sees its message). An action read back from
+            # the database (JSON: the outbox, votes) is never refused by a rule newer than the action.
+            for text, field in ((self.reason, "reason"), (self.task_text, "task text")):
+                if text is not None:
+                    check_visible(text, field=field, multiline=True)
         bounds = DURATION_BOUNDS.get(self.kind)
         if self.seconds is not None:
             if bounds is None:

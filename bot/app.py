@@ -15,9 +15,9 @@ from discord.ext import commands
 from bot.chastify import ActionLimiter, ChastifyClient, Timeouts
 from bot.clock import Clock
 from bot.config import Settings
+from bot.keycheck import open_vault
 from bot.services import Core
 from bot.store import Store
-from bot.vault import Vault
 
 log = logging.getLogger("bot.app")
 
@@ -38,7 +38,7 @@ def discord_clock() -> float:
 class ChastifyBot(commands.Bot):
     core: Core
 
-    def __init__(self, settings: Settings, *, clock: Clock = discord_clock) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = discord_clock, new_key: bool = False) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -47,6 +47,7 @@ class ChastifyBot(commands.Bot):
         )
         self.settings = settings
         self.clock = clock
+        self.new_key = new_key  # `python -m bot run --new-key`: go on past tokens the key cannot read (bot.keycheck)
         self._store: Store | None = None
         self._client: ChastifyClient | None = None
 
@@ -54,13 +55,8 @@ class ChastifyBot(commands.Bot):
         settings = self.settings
         store = await Store.open(settings.storage.database_path, clock=self.clock)
         self._store = store
-        vault, created = Vault.from_settings(settings.storage.key, settings.storage.effective_key_file)
-        if created:
-            log.info("token key file created at %s (owner-only permissions)", settings.storage.effective_key_file)
-        bad = vault.check((link.id, f"guild {link.guild_id}", link.token_ciphertext)
-                          for link in await store.links.list_all())
-        if bad:
-            log.error(vault.undecryptable_message(bad))
+        # refuses (KeyProblem) when links exist that the key cannot read, unless started with --new-key
+        vault = (await open_vault(settings, store, new_key=self.new_key)).vault
         limiter = ActionLimiter(per_minute=settings.chastify.actions_per_minute, clock=self.clock)
         c = settings.chastify
         self._client = ChastifyClient(

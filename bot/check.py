@@ -1,8 +1,10 @@
 """``python -m bot check``: is this installation healthy? Prints each problem and how to fix it.
 
 Checks the configuration, the database (opens and migrates), the key (present, owner-only, decrypts every
-stored token) and, unless ``--offline``, that each linked token still works with Chastify. Exit status 0 when
-healthy, 1 when anything needs attention (the Docker HEALTHCHECK runs ``check --offline``).
+stored token: a link that may still act and cannot be decrypted is a problem, named by server, owner and lock;
+a missing key file is generated only when no such link exists) and, unless ``--offline``, that each linked
+token still works with Chastify. Exit status 0 when healthy, 1 when anything needs attention (the Docker
+HEALTHCHECK runs ``check --offline``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 from bot.chastify import ChastifyClient, ChastifyError, ChastifyUnavailable, Timeouts
 from bot.config import Settings
+from bot.keycheck import LIVE_STATES, KeyProblem, describe, load_vault, undecryptable_message, unreadable
 from bot.services import chastify_problem
 from bot.store import Store
 from bot.store.db import StoreError
-from bot.vault import Vault, VaultError
+from bot.vault import Vault
 
 _LEAK_ADVICE = {
     "the key file": "anyone who could read it can decrypt the stored Chastify tokens; if that may have happened, "
@@ -65,9 +68,11 @@ async def run_check(settings: Settings, *, online: bool = True, out: list[str] |
         return finish()
     try:
         say(True, f"database {db_path} opens (schema version {await store.db.user_version()})")
+        links = await store.links.list_all()
         try:
-            vault, created = Vault.from_settings(settings.storage.key, key_file)
-        except VaultError as err:
+            vault, created = load_vault(settings, links,
+                                        create=not any(link.state in LIVE_STATES for link in links))
+        except KeyProblem as err:
             say(False, f"key: {err}")
             return finish()
         if key_in_env:
@@ -84,12 +89,21 @@ async def run_check(settings: Settings, *, online: bool = True, out: list[str] |
             else:
                 say(False, f"{what} {path} is readable by others (mode {mode:o}); fix: chmod 600 {path} "
                            f"({_LEAK_ADVICE[what]})")
-        links = await store.links.list_all()
-        bad = vault.check((link.id, f"server {link.guild_id}, owner {link.owner_id}", link.token_ciphertext)
-                          for link in links)
-        say(not bad, vault.undecryptable_message(bad) if bad else f"all {len(links)} linked tokens decrypt")
+        bad = unreadable(vault, links)
+        live = [link for link in bad if link.state in LIVE_STATES]
+        source = "storage.key" if key_in_env else f"the key file {key_file}"
+        if live:
+            say(False, undecryptable_message(source, vault, live) + " Or run `python -m bot run --new-key` once: "
+                       "those links are marked broken and their owners must run /chastify link again.")
+        else:
+            say(True, f"the tokens of all {sum(link.state in LIVE_STATES for link in links)} links that may still "
+                      "act decrypt")
+        for link in bad:
+            if link.state not in LIVE_STATES:
+                say(True, f"{describe(link)} is {link.state} and its token cannot be decrypted; its owner must "
+                          "link again")
         if online and links:
-            await _check_tokens(settings, store, vault, {b.link_id for b in bad}, say)
+            await _check_tokens(settings, store, vault, {link.id for link in bad}, say)
     finally:
         await store.close()
     return finish()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from bot.text import invisible_character
+
 ACCEPTED_FORMS = "`90` (seconds), `90s`, `15m`, `1h30m`, `2d`, `1w` or `1:30:00`"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -60,7 +62,8 @@ def parse_duration(text: str, *, maximum: int | None = None, minimum: int = 1) -
 def _shown(raw: str) -> str:
     """The input as it may be echoed inside a code span: invisible characters spelled out, no backtick that
     could close the span (so no markdown or mention renders)."""
-    shown = raw if raw.isprintable() else raw.encode("unicode_escape").decode("ascii")
+    visible = raw.isprintable() and invisible_character(raw, allow_emoji_joiner=False) is None
+    shown = raw if visible else raw.encode("unicode_escape").decode("ascii")
     shown = shown.replace("`", "'")
     return shown if len(shown) <= _SHOWN_MAX else shown[:_SHOWN_MAX - 1] + "…"  # spelled out, it can grow 10x
 

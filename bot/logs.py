@@ -1,7 +1,8 @@
 """Logging set-up: JSON lines when stderr is not a terminal, readable lines when it is.
 
 Records carry structured fields (guild, lock, outcome, ...) through ``extra=``. Tokens never reach a log
-line: nothing in the bot logs request headers, and the Chastify client scrubs server messages.
+line: nothing in the bot logs request headers, the Chastify client scrubs server messages, and neither
+aiosqlite's DEBUG lines (each call with its SQL parameters) nor httpcore's (headers) are ever written.
 """
 
 from __future__ import annotations
@@ -57,3 +58,8 @@ def setup_logging(level: str = "INFO", json_output: bool | None = None) -> None:
     root.setLevel(level)
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpcore's DEBUG trace shows headers; aiosqlite's DEBUG lines show each call with its SQL parameters
+    # (encrypted tokens, reasons, task texts). Neither is ever wanted, even at DEBUG (and bot.store.db strips
+    # aiosqlite's arguments anyway, should another logging set-up lower this level).
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -1,8 +1,10 @@
 """Encryption at rest for linked Chastify DEV tokens (Fernet: AES-128-CBC + HMAC-SHA256).
 
 The key comes from ``storage.key`` (config or env ``CHASTIFY_BOT_STORAGE__KEY``) or from the key file
-(``storage.key_file``, default ``bot.key`` next to the database), which is generated with mode 0600 on the
-first start. Losing the key means every owner must link again; nothing here ever deletes a link.
+(``storage.key_file``, default ``bot.key`` next to the database), which is generated with mode 0600 only when the
+caller allows it (``create=True``): ``bot.keycheck`` allows it on a first start (no link stored) or when the
+operator asked for a new key (``python -m bot run --new-key``), never silently while links need the old key.
+Losing the key means every owner must link again; nothing here ever deletes a link.
 
 Tokens and keys are never logged, and ``repr(vault)`` shows only a short fingerprint of the key.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "Vault",
     "VaultError",
     "VaultKeyError",
+    "VaultKeyMissing",
     "normalize_token",
 ]
 
@@ -43,6 +46,10 @@ class VaultError(Exception):
 
 class VaultKeyError(VaultError):
     """A stored token cannot be decrypted with the current key (the key changed or the data is damaged)."""
+
+
+class VaultKeyMissing(VaultError):
+    """The key file does not exist and the caller did not allow a new one to be generated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +90,12 @@ class Vault:
         return Fernet.generate_key()
 
     @classmethod
-    def from_settings(cls, key: SecretStr | None, key_file: Path) -> tuple[Vault, bool]:
-        """The vault for ``storage.key`` if set, else for the key file (created if missing).
+    def from_settings(cls, key: SecretStr | None, key_file: Path, *, create: bool = False) -> tuple[Vault, bool]:
+        """The vault for ``storage.key`` if set, else for the key file.
 
-        Returns ``(vault, created)``: ``created`` is True when a new key file was written just now.
+        A missing key file is generated only with ``create=True``; otherwise VaultKeyMissing is raised (a new
+        key would silently make every stored token unreadable). Returns ``(vault, created)``: ``created`` is
+        True when a new key file was written just now.
         """
         if key is not None and key.get_secret_value().strip():
             return cls(key.get_secret_value(), source="storage.key (env CHASTIFY_BOT_STORAGE__KEY)"), False
@@ -94,7 +103,8 @@ class Vault:
         try:
             return cls(_read_key_file(key_file), source=what), False
         except FileNotFoundError:
-            pass
+            if not create:
+                raise VaultKeyMissing(f"the key file {key_file} does not exist") from None
         new_key = Fernet.generate_key()
         try:
             _write_key_file(key_file, new_key)

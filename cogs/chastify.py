@@ -78,10 +78,35 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
 
     async def cog_load(self) -> None:
         self.core.hooks.tell_owner = self.tell_owner
+        self.core.hooks.member_present = self.member_present
 
     async def cog_unload(self) -> None:
         if self.core.hooks.tell_owner == self.tell_owner:
             self.core.hooks.tell_owner = None
+        if self.core.hooks.member_present == self.member_present:
+            self.core.hooks.member_present = None
+
+    async def member_present(self, guild_id: int, member_id: int) -> bool | None:
+        """Is the member still in the server? The bot has no members intent, so it asks Discord (one REST call;
+        the core caches the answer briefly). None when Discord could not say."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            return False  # the bot itself is no longer there
+        try:
+            await guild.fetch_member(member_id)
+        except discord.NotFound:
+            return False
+        except discord.HTTPException as err:
+            log.warning("could not fetch a lock owner's membership (%s)", type(err).__name__,
+                        extra={"guild": guild_id})
+            return None
+        return True
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot was removed from a server: hold every link there and cancel its votes and queue."""
+        held = await self.core.guild_gone(guild.id)
+        log.info("removed from a server; %d link(s) held", held, extra={"guild": guild.id})
 
     async def tell_owner(self, link: Link, message: str) -> None:
         """Tell a lock's owner something important (an uncertain action, a broken token, an ended lock) by
@@ -124,9 +149,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         link = await self.core.resolve(interaction.guild.id, lock)
         await interaction.response.defer(thinking=True)
         view = await self.core.status(link)
-        open_votes = await self.core.store.votes.count_open_for_link(link.id)
-        await interaction.followup.send(embed=status_embed(view, interaction.guild, open_votes=open_votes),
-                                        allowed_mentions=NONE)
+        await interaction.followup.send(embed=status_embed(view, interaction.guild), allowed_mentions=NONE)
 
     @app_commands.command(name="history", description="The last actions taken or refused on a lock")
     @app_commands.autocomplete(lock=lock_autocomplete)
@@ -137,19 +160,26 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             raise NotAllowed("Only the owner, people they trust and members with Manage Server can read the "
                              "history of this lock.")
         entries = await self.core.history(link)
-        embed = discord.Embed(title=f"History of {link.title or 'the lock'}", colour=INFO)
+        from bot.text import shown_text
+
+        # every stored text (the lock's title, summaries with a task's text, details with reasons and server
+        # messages) is shown through shown_text: one line, cut, then escaped (no markdown, no masked link)
+        embed = discord.Embed(title=f"History of {shown_text(link.title or 'the lock', 200)}", colour=INFO)
         if not entries:
             embed.description = "Nothing yet."
         icons = {"applied": "✅", "refused": "⛔", "failed": "❌", "uncertain": "❓", "cancelled": "🚫"}
-        lines = []
+        lines: list[str] = []
         for e in entries:
-            who = f"<@{e.actor_id}>" if e.actor_id else e.source
-            line = f"{icons.get(e.outcome, '•')} {timestamp(e.created_at)} **{e.action_summary}** · {e.outcome} · {who}"
+            who = f"<@{e.actor_id}>" if e.actor_id else shown_text(e.source, 40)
+            line = (f"{icons.get(e.outcome, '•')} {timestamp(e.created_at)} **{shown_text(e.action_summary, 80)}** "
+                    f"· {shown_text(e.outcome, 40)} · {who}")
             if e.detail:
-                line += f"\n  ↳ {discord.utils.escape_markdown(e.detail)[:150]}"
+                line += f"\n  ↳ {shown_text(e.detail, 150)}"
+            if sum(len(x) + 1 for x in lines) + len(line) > 4000:
+                break  # whole lines only: a cut line could leave half an escape or an open **
             lines.append(line)
         if lines:
-            embed.description = "\n".join(lines)[:4000]
+            embed.description = "\n".join(lines)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
     # ---------------------------------------------------------------- trust
@@ -260,7 +290,6 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                      votes: str | None = None, trusted: str | None = None, owner_votes: bool | None = None) -> None:
         assert interaction.guild is not None
         link = await self.core.owned_link(interaction.guild.id, member_of(interaction))
-        current = self.core.limits_of(link)
         update: dict[str, Any] = {}
         try:
             for key, raw, high in (("max_add_per_action", max_add, 30 * 86400),
@@ -278,8 +307,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             update["direct_allowed"] = KIND_PRESETS[trusted]
         if owner_votes is not None:
             update["allow_owner_vote"] = owner_votes
-        if update:
-            current = await self.core.set_limits(link, current.model_copy(update=update))
+        current = await self.core.set_limits(link, update) if update else await self.core.limits(link)
         await interaction.response.send_message(embed=limits_embed(current, changed=bool(update)), ephemeral=True,
                                                 allowed_mentions=NONE)
 
@@ -287,27 +315,36 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
     async def safeword(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        link, actions, votes = await self.core.safeword(place_of(interaction), member_of(interaction))
-        cancelled = f"{len(votes)} open vote(s) and {actions} queued action(s) were cancelled."
-        if link.state != "paused":
-            await interaction.followup.send(f"Your lock is {link.state}: nobody can act on it. {cancelled}",
-                                            ephemeral=True)
-            return
+        done = await self.core.safeword(place_of(interaction), member_of(interaction))
+        cancelled = (f"{len(done.cancelled_votes)} open vote(s) and {done.cancelled_actions} queued action(s) were "
+                     "cancelled.")
+        names = ", ".join(f"**{discord.utils.escape_markdown(t)}**" for t in done.titles)
         await interaction.followup.send(
-            f"Paused. Nobody can act on your lock until you run `/chastify resume`. {cancelled}", ephemeral=True)
+            f"Paused {names} in every server where it is linked. Nobody can act on it until you run "
+            f"`/chastify resume` (in any server). {cancelled}", ephemeral=True, allowed_mentions=NONE)
         channel = interaction.channel
-        if isinstance(channel, discord.abc.Messageable):
+        if done.newly_paused and isinstance(channel, discord.abc.Messageable):
             await channel.send(embed=discord.Embed(
-                description=f"The lock **{discord.utils.escape_markdown(link.title or 'of a member')}** is paused "
-                            "by its owner. Votes on it were cancelled.", colour=WARN), allowed_mentions=NONE)
+                description=f"The lock {names} is paused by its owner. Votes on it were cancelled.", colour=WARN),
+                allowed_mentions=NONE)
 
-    @app_commands.command(name="resume", description="Lift the pause on your lock")
+    @app_commands.command(name="resume", description="Lift the pause you put on your lock")
     async def resume(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
-        link = await self.core.resume(place_of(interaction), member_of(interaction))
-        await interaction.response.send_message(
-            f"Resumed: **{discord.utils.escape_markdown(link.title or 'your lock')}** can be acted on again, "
-            "within your limits.", ephemeral=True, allowed_mentions=NONE)
+        done = await self.core.resume(place_of(interaction), member_of(interaction))
+
+        def names(titles: list[str]) -> str:
+            return ", ".join(f"**{discord.utils.escape_markdown(t)}**" for t in titles)
+
+        lines = []
+        if done.resumed:
+            lines.append(f"Resumed: {names(done.resumed)} can be acted on again, within your limits.")
+        if done.still_paused:
+            lines.append(f"You lifted your pause, but {names(done.still_paused)} stays paused: the other person "
+                         "who linked it used the safeword too, and only they can lift theirs.")
+        if done.unheld:
+            lines.append(f"Welcome back: {names(done.unheld)} can be acted on in this server again.")
+        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NONE)
 
 
 def _kinds(*names: str) -> frozenset[Any]:

@@ -118,8 +118,11 @@ def test_check_wrong_key_is_a_problem(tmp_path: Path, data_dir: Path, base_env: 
     data_dir.joinpath("bot.key").chmod(0o600)
     done = bot_cli(tmp_path, "check", "--offline", **base_env)
     assert done.returncode == 1, done.stdout
-    assert "PROBLEM link 1 (server 1001, owner 1) cannot be decrypted with the key file" in done.stdout
-    assert "Restore the old key file" in done.stdout
+    problem = [line for line in done.stdout.splitlines() if line.startswith("PROBLEM")]
+    assert len(problem) == 1, done.stdout
+    assert problem[0].startswith(f"PROBLEM 1 linked lock(s) have tokens that the key file {data_dir / 'bot.key'} ")
+    assert 'link 1 (server 1001, owner 1, lock "lock 1" / ' + "a" * 24 + ")" in problem[0]
+    assert "restore the old key file" in problem[0] and "python -m bot run --new-key" in problem[0]
     assert "dev-token-alice-secret" not in done.stdout + done.stderr
 
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.vault import UndecryptableLink, Vault, VaultError, VaultKeyError, normalize_token
+from bot.vault import UndecryptableLink, Vault, VaultError, VaultKeyError, VaultKeyMissing, normalize_token
 
 TOKEN = "dev-token-alice"
 
@@ -36,7 +36,7 @@ def test_wrong_key_raises_vault_key_error_without_leaking() -> None:
 
 def test_check_names_the_links_that_cannot_be_decrypted(tmp_path: Path) -> None:
     old = Vault(Fernet.generate_key())
-    current, _ = Vault.from_settings(None, tmp_path / "bot.key")
+    current, _ = Vault.from_settings(None, tmp_path / "bot.key", create=True)
     links = [
         (1, "guild 100 owner 7", current.encrypt("dev-token-alice")),
         (2, "guild 100 owner 8", old.encrypt("dev-token-bob")),
@@ -54,15 +54,23 @@ def test_check_names_the_links_that_cannot_be_decrypted(tmp_path: Path) -> None:
 def test_key_file_is_generated_once_with_mode_0600_and_reused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     key_file = tmp_path / "data" / "bot.key"
     with caplog.at_level(logging.WARNING):
-        first, created = Vault.from_settings(None, key_file)
+        first, created = Vault.from_settings(None, key_file, create=True)
     assert created
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     key_text = key_file.read_text().strip()
     assert key_text not in caplog.text  # the key is never logged
-    second, created_again = Vault.from_settings(None, key_file)
+    second, created_again = Vault.from_settings(None, key_file, create=True)
     assert not created_again
     assert second.decrypt(first.encrypt(TOKEN)) == TOKEN
     assert key_file.read_text().strip() == key_text
+
+
+def test_a_missing_key_file_is_never_generated_unless_asked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    key_file = tmp_path / "data" / "bot.key"
+    with caplog.at_level(logging.DEBUG), pytest.raises(VaultKeyMissing, match=str(key_file)):
+        Vault.from_settings(None, key_file)
+    assert not key_file.exists()  # nothing was generated
+    assert "generated" not in caplog.text
 
 
 def test_key_file_with_wide_mode_is_tightened(tmp_path: Path) -> None:

@@ -167,6 +167,13 @@ class ChastifyUnavailable(ChastifyError):
         super().__init__(f"{method} {path}: {reason}")
 
 
+class Withdrawn(ChastifyError):
+    """The caller's guard said no right before the request would have left (the lock was paused meanwhile):
+    nothing was sent."""
+
+    default_code = "withdrawn"
+
+
 class LockMismatch(ChastifyError):
     """The session's active lock is not the pinned one: never write to it."""
 
@@ -190,25 +197,28 @@ _BY_CODE: dict[str, type[ChastifyError]] = {
 
 
 # Parsing ------------------------------------------------------------------------------------------------
-def _clean(value: object, limit: int) -> str | None:
+def _clean(value: object, limit: int, secrets: tuple[str, ...] = ()) -> str | None:
+    """The value as one short printable line. Secrets are scrubbed FIRST, on the whole text: a token that the
+    cut at ``limit`` (or a non-printable character) would split could otherwise survive in part."""
     if value is None or isinstance(value, (dict, list)):
         return None
     text = value if isinstance(value, str) else str(value)
+    text = _scrub(text, secrets) or ""
     text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
     if not text:
         return None
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _as_code(value: object) -> str | None:
-    text = _clean(value, CODE_MAX + 1)
+def _as_code(value: object, secrets: tuple[str, ...] = ()) -> str | None:
+    text = _clean(value, CODE_MAX + 1, secrets)
     if text is None or not _CODE_RE.match(text):
         return None
     return text.lower()
 
 
-def _extract(body: object, depth: int = 0) -> tuple[str | None, str | None]:
-    """(code, message) from whatever JSON the server sent."""
+def _extract(body: object, depth: int = 0, secrets: tuple[str, ...] = ()) -> tuple[str | None, str | None]:
+    """(code, message) from whatever JSON the server sent, with ``secrets`` scrubbed before any cut."""
     if depth > 3:
         return None, None
     if isinstance(body, dict):
@@ -216,33 +226,33 @@ def _extract(body: object, depth: int = 0) -> tuple[str | None, str | None]:
         message: str | None = None
         err = body.get("error")
         if isinstance(err, (dict, list)):
-            code, message = _extract(err, depth + 1)
+            code, message = _extract(err, depth + 1, secrets)
         elif err is not None:
-            code = _as_code(err)
+            code = _as_code(err, secrets)
             if code is None:
-                message = _clean(err, MESSAGE_MAX)
+                message = _clean(err, MESSAGE_MAX, secrets)
         for key in ("code", "errorCode", "error_code", "type"):
             if code is None and key in body:
-                code = _as_code(body[key])
+                code = _as_code(body[key], secrets)
         for key in ("message", "error_description", "detail", "description", "msg"):
             if message is None and key in body:
-                message = _clean(body[key], MESSAGE_MAX)
+                message = _clean(body[key], MESSAGE_MAX, secrets)
         if message is None and isinstance(body.get("errors"), list):
-            _, message = _extract(body["errors"], depth + 1)
+            _, message = _extract(body["errors"], depth + 1, secrets)
         return code, message
     if isinstance(body, list):
         for item in body[:5]:
-            code, message = _extract(item, depth + 1)
+            code, message = _extract(item, depth + 1, secrets)
             if code or message:
                 return code, message
         return None, None
     if isinstance(body, str):
-        code = _as_code(body)
+        code = _as_code(body, secrets)
         if code is not None and ("_" in code or code in _BY_CODE):
             return code, None
-        return None, _clean(body, MESSAGE_MAX)
+        return None, _clean(body, MESSAGE_MAX, secrets)
     if isinstance(body, (int, float)) and not isinstance(body, bool):
-        return None, _clean(body, MESSAGE_MAX)
+        return None, _clean(body, MESSAGE_MAX, secrets)
     return None, None
 
 
@@ -290,11 +300,12 @@ def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]] | N
 
 
 def _scrub(text: str | None, secrets: Iterable[str]) -> str | None:
+    """``text`` with every occurrence of each secret replaced by ``***``, whatever its letter case."""
     if text is None:
         return None
     for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
+        if secret:
+            text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     return text
 
 
@@ -315,7 +326,7 @@ def _parse_error(status: int, body: bytes | str | None,
                  headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
                  secrets: tuple[str, ...], now: float | None) -> ChastifyError:
     raw = body.encode("utf-8", errors="replace") if isinstance(body, str) else (body or b"")
-    code, message = _extract(_decode(raw))
+    code, message = _extract(_decode(raw), secrets=secrets)
     code = _scrub(code, secrets)
     if code is not None and "***" in code:
         code = None

@@ -11,6 +11,7 @@ that uses the store inside it: the second task would wait for the lock forever.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import sqlite3
@@ -30,6 +31,31 @@ MEMORY = ":memory:"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 Params = Sequence[Any]
+
+
+class _NoCallArguments(logging.Filter):
+    """aiosqlite logs each call it runs on its thread at DEBUG as ``executing %s`` with the call itself as the
+    argument, whose repr holds the SQL and ITS PARAMETERS (encrypted tokens, reasons, task texts). Keep the
+    record but show only the call's name (``execute``, ``commit``) and an error's type, never its arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(_call_name(arg) for arg in args)
+        return True
+
+
+def _call_name(arg: object) -> str:
+    if isinstance(arg, BaseException):
+        return type(arg).__name__
+    func = getattr(arg, "func", arg)  # functools.partial(conn.execute, sql, params) -> conn.execute
+    name = getattr(func, "__name__", None)
+    return name if isinstance(name, str) else type(arg).__name__
+
+
+_AIOSQLITE_LOG = logging.getLogger("aiosqlite")
+if not any(isinstance(f, _NoCallArguments) for f in _AIOSQLITE_LOG.filters):
+    _AIOSQLITE_LOG.addFilter(_NoCallArguments())
 
 
 class StoreError(Exception):

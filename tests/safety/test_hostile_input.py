@@ -25,11 +25,13 @@ NASTY = [
     "1h\x00", "-1h", "0", "0s", "1e9", "99999999999h", "1h1h", "1w 1w", "1:99:00", "10,000", "NaN", "∞", "1.5h",
     "a" * 10_000, "@" * 10_000, "`" * 10_000, "\u200b" * 10_000, "1" * 10_000, "🔒" * 2_000,
     "𝟏𝐡", "1 h\u0301", "İ", "K", "\U000e0041",
+    "\u3164", "\u2800", "\u2028", "\u2029", "a\u3164b", "\u2800\u3164 \u200b", "1h\u2028",
 ]
 HOSTILE = st.one_of(
     st.sampled_from(NASTY),
     st.text(max_size=40),
-    st.text(alphabet=st.characters(categories=["Nd", "No", "Cf", "Zs", "Mn"]), min_size=1, max_size=6),
+    st.text(alphabet=st.characters(categories=["Nd", "No", "Cf", "Zs", "Zl", "Zp", "Mn"],
+                                   include_characters="\u3164\u2800\uffa0"), min_size=1, max_size=6),
     st.builds(lambda a, b: a + b, st.sampled_from(["1", "30", "1:00:", "@", "<@"]), st.text(max_size=8)),
 )
 SIMCORD = settings(max_examples=25, deadline=None, database=None,
@@ -75,11 +77,13 @@ def test_free_text_is_kept_whole_or_refused_clearly(text, max_len, required):
     assert cleaned == unicodedata.normalize("NFC", text).strip()  # refused or kept: never silently rewritten
     assert 1 <= len(cleaned) <= max_len
     for ch in cleaned:
-        assert unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+        assert unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp")
         assert unicodedata.category(ch) != "Cf" or ch == "\u200d"
+        assert ch not in "\u3164\u2800\uffa0\u115f\u1160"
 
 
-@pytest.mark.parametrize("text", ["x\u202egnp.exe", "a\u200bb", "\u2067abc", "a\u00adb", "\U000e0041"])
+@pytest.mark.parametrize("text", ["x\u202egnp.exe", "a\u200bb", "\u2067abc", "a\u00adb", "ok\U000e0041",
+                                  "a\u2028b", "a\u2029b", "a\u3164b", "a\u2800b", "late\u2028"])
 def test_hidden_and_reordering_characters_are_named(text):
     with pytest.raises(TextError, match=r"invisible character \(.+, U\+[0-9A-F]{4,5}\)"):
         clean_text(text, field="reason", max_len=REASON_MAX)
@@ -112,7 +116,7 @@ async def _state(world) -> tuple[Any, ...]:
     link = (await core.links(world.guild.id))[0]
     statuses = ("pending", "sent", "done", "uncertain")  # anything that may change the lock (failed ones cannot)
     return (len(await core.store.outbox.list_by_status(statuses)), len(await core.store.votes.list_for_link(link.id)),
-            link.limits_json, await core.vote_rules(world.guild.id))
+            await core.limits(link), await core.vote_rules(world.guild.id))
 
 
 def _refused(result) -> bool:
