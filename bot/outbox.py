@@ -331,13 +331,33 @@ class Outbox:
             return await self._finish(link, entry_id, SendResult(
                 entry_id, "failed", f"Chastify refused **{action.shown()}**: {message}"))
         # applied: the status and its audit line in one transaction, so a crash cannot leave one without the other
-        async with self.store.transaction():
-            await self.store.outbox.transition(entry_id, "sent", "done", log_state="pending")
-            await self._audit(link, entry, "applied", None)
+        try:
+            async with self.store.transaction():
+                await self.store.outbox.transition(entry_id, "sent", "done", log_state="pending")
+                await self._audit(link, entry, "applied", None)
+        except Exception:
+            # Chastify applied it but the bot could not record that: the entry stays 'sent', which a restart turns
+            # into 'uncertain' (never re-sent). Say it was applied so nobody repeats it, and tell the owner.
+            log.exception("action applied but not recorded", extra={"guild": link.guild_id, "lock": link.lock_id})
+            result = SendResult(entry_id, "done", f"Applied **{action.shown()}**, but the bot could not record it: "
+                                "do not repeat it. The lock's owner was told.")
+            await self._tell_unrecorded(link, entry, action)
+            return result
         log.info("action applied", extra={"guild": link.guild_id, "lock": link.lock_id, "outcome": "applied",
                                           "action": action.summary(), "source": entry.source})
         await self._write_log(self._api(link), entry)
         return await self._finish(link, entry_id, SendResult(entry_id, "done", f"Applied **{action.shown()}**."))
+
+    async def _tell_unrecorded(self, link: Link, entry: OutboxEntry, action: Action) -> None:
+        """The owner hears of an action Chastify applied that the bot could not record (as of an uncertain one)."""
+        if self.on_result is None:
+            return
+        try:
+            await self.on_result(link, entry, SendResult(
+                entry.id, "uncertain", f"Chastify applied **{action.shown()}**, but the bot could not record it "
+                "(a database error). It will not be sent again; check the lock's history."))
+        except Exception:
+            log.exception("telling the owner about an unrecorded action failed")
 
     async def _requeue(self, link: Link, entry: OutboxEntry, retry_after: float | None, code: str,
                        why: str) -> SendResult:

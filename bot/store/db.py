@@ -270,8 +270,19 @@ class Database:
         async with self._lock:
             return await self._execute_one(sql, params)
 
-    async def returning(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        """Run one write statement with a RETURNING clause (one trip); returns the rows it returned."""
+    async def returning(self, sql: str, params: Params = (), *, durable: bool = False) -> list[sqlite3.Row]:
+        """Run one write statement with a RETURNING clause (one trip); returns the rows it returned.
+
+        ``durable``: the commit is synced to disk before this returns (``synchronous = FULL`` for this statement),
+        so it survives a power loss; the outbox's claim uses it because its request leaves right after. Other
+        commits run with ``NORMAL``: in WAL mode they can roll back on power loss, never corrupt."""
+        if durable and not self._holds_transaction():
+            async with self._lock:
+                await self._conn.execute("PRAGMA synchronous = FULL")
+                try:
+                    return list(await self._conn.execute_fetchall(sql, params))
+                finally:
+                    await self._conn.execute("PRAGMA synchronous = NORMAL")
         if self._holds_transaction():
             return list(await self._conn.execute_fetchall(sql, params))
         async with self._lock:

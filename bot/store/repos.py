@@ -547,6 +547,27 @@ class VoteRepo(_Repo):
         )
         return None if row is None or row[0] is None else float(row[0])
 
+    async def note_refused_proposal(self, guild_id: int, proposer_id: int) -> None:
+        """A proposal of this member was refused just now: it starts their proposal cooldown like a posted vote."""
+        await self._db.execute(
+            "INSERT INTO proposal_attempts (guild_id, proposer_id, refused_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id, proposer_id) DO UPDATE SET refused_at = MAX(refused_at, excluded.refused_at)",
+            (guild_id, proposer_id, self._clock()),
+        )
+
+    async def last_attempt_at(self, guild_id: int, proposer_id: int) -> float | None:
+        """When this member's proposal cooldown in this server started: their last proposed vote or their last
+        refused proposal, whichever is later (None when neither). A vote dropped because its message could not be
+        posted (cancelled without a message) never ran, so it does not count."""
+        row = await self._db.fetchone(
+            "SELECT MAX(t) FROM ("
+            "SELECT MAX(created_at) AS t FROM votes WHERE guild_id = ? AND proposer_id = ? "
+            "AND NOT (status = 'cancelled' AND message_id IS NULL) "
+            "UNION ALL SELECT refused_at FROM proposal_attempts WHERE guild_id = ? AND proposer_id = ?)",
+            (guild_id, proposer_id, guild_id, proposer_id),
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
     async def cancel_open_for_link(self, link_id: int, reason: str) -> builtins.list[int]:
         """Cancel every open vote of the link (e.g. the lock ended). Returns the ids that were cancelled."""
         async with self._cache.changing(), self._db.transaction():
@@ -746,10 +767,11 @@ class OutboxRepo(_Repo):
 
     async def claim(self, entry_id: int) -> OutboxEntry | None:
         """'pending' -> 'sent' and count an attempt. Returns the claimed entry when this caller may now send it,
-        None when it was not pending (one statement: compare-and-set and read together)."""
+        None when it was not pending (one statement: compare-and-set and read together). Synced to disk before
+        it returns: after a power loss the entry is 'sent' (so never sent again), not 'pending'."""
         rows = await self._db.returning(
             "UPDATE outbox SET status = 'sent', updated_at = ?, attempts = attempts + 1 "
-            "WHERE id = ? AND status = 'pending' RETURNING *", (self._clock(), entry_id))
+            "WHERE id = ? AND status = 'pending' RETURNING *", (self._clock(), entry_id), durable=True)
         return from_row(OutboxEntry, rows[0]) if rows else None
 
     async def list_by_status(
@@ -880,6 +902,23 @@ class AuditRepo(_Repo):
         """The link's audit lines, newest first."""
         rows = await self._db.fetchall(
             "SELECT * FROM audit WHERE link_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", (link_id, limit)
+        )
+        return [from_row(AuditEntry, r) for r in rows]
+
+    async def list_actions_for_link(self, link_id: int, limit: int = 20) -> list[AuditEntry]:
+        """The link's audit lines except refusals (applied, failed, uncertain, cancelled, linked, ...), newest
+        first: however many refusals there are, they never push these out."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM audit WHERE link_id = ? AND (outcome < 'refused' OR outcome > 'refused') "
+            "ORDER BY created_at DESC, id DESC LIMIT ?", (link_id, limit)
+        )
+        return [from_row(AuditEntry, r) for r in rows]
+
+    async def list_refusals_for_link(self, link_id: int, limit: int = 200) -> list[AuditEntry]:
+        """The link's refusals (outcome 'refused'), newest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM audit WHERE link_id = ? AND outcome = 'refused' ORDER BY created_at DESC, id DESC LIMIT ?",
+            (link_id, limit),
         )
         return [from_row(AuditEntry, r) for r in rows]
 
