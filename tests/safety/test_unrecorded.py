@@ -23,7 +23,7 @@ def _texts(message) -> str:
 
 async def test_a_db_failure_after_a_2xx_is_shown_as_applied_never_repeated_and_reconciled_on_restart(
         world, bot_settings, monkeypatch: pytest.MonkeyPatch):
-    lock, _ = await world.link(title="Weekend Challenge", remaining=86400)
+    await world.link(title="Weekend Challenge", remaining=86400)
     await world.owner.slash(world.channel, "chastify trust", who=world.friend)
     outbox = world.bot.core.store.outbox
     real = outbox.transition
