@@ -21,3 +21,32 @@ def test_readme_names_the_three_commands():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for command in ("make demo", "make test", "make run"):
         assert command in text
+
+
+def _safety_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- safety:start -->\n(.*?)<!-- safety:end -->", text, re.S)
+    assert block, "README.md lost its safety markers"
+    return block.group(1)
+
+
+def test_every_safety_promise_names_tests_that_exist():
+    """Each paragraph of the safety model ends with the tests that prove it; every file and test named exists (a
+    bare `::name` belongs to the file named before it)."""
+    section = _safety_section()
+    promises = re.split(r"\n(?=\*\*)", section)[1:]  # each bold heading up to the next
+    assert len(promises) >= 8
+    for promise in promises:
+        assert "Proved by:" in promise, f"a safety promise names no test: {promise[:80]!r}"
+    named = 0
+    current: Path | None = None
+    for path, name in re.findall(r"`(tests/[\w/]+\.py)?(?:::)?(test_\w*)?`", section):
+        if path:
+            current = ROOT / path
+            assert current.is_file(), f"README names a test file that does not exist: {path}"
+        if name:
+            assert current is not None, f"README names {name} before any test file"
+            source = current.read_text(encoding="utf-8")
+            assert re.search(rf"^(async )?def {name}\(", source, re.M), f"{current.name} has no test {name}"
+            named += 1
+    assert named >= 20
