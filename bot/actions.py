@@ -178,6 +178,16 @@ class Action(BaseModel):
         return "task.complete", complete
 
 
+class Payload(BaseModel):
+    """What an outbox row carries: the action and the custom log to write once it is applied."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    log_title: str
+    log_description: str | None = None
+
+
 def log_title(action: Action, *, source: str, actor: str | None = None,
               votes_for: int = 0, votes_against: int = 0) -> str:
     """The custom-log title written on the lock, at most 180 characters."""

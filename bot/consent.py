@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bot.actions import Action
+from bot.actions import Action, Payload
 from bot.clock import Clock
 from bot.config import LimitsSettings
 from bot.policy import DAY, Decision, LockState, OwnerLimits, board_allowance, check, strictest
@@ -128,6 +128,4 @@ class Consent:
 
 
 def _time_delta(action_json: str) -> int:
-    from bot.outbox import Payload  # the outbox row's format (the outbox itself needs this module)
-
     return Payload.model_validate_json(action_json).action.time_delta

@@ -32,11 +32,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from bot.actions import Action, ActionKind
+from bot.actions import Action, ActionKind, Payload
 from bot.chastify import (
     ActionRejected,
     ChastifyClient,
@@ -54,13 +52,11 @@ from bot.chastify import (
     limiter_key,
 )
 from bot.clock import Clock
+from bot.consent import Consent
 from bot.durations import format_duration
 from bot.store import Store
 from bot.store.models import Link, OutboxEntry
 from bot.vault import Vault, VaultError
-
-if TYPE_CHECKING:
-    from bot.consent import Consent
 
 log = logging.getLogger("bot.outbox")
 
@@ -70,16 +66,6 @@ RETRY_CAP = 60.0  # seconds: a send that could not leave is tried again after 2,
 Status = Literal["pending", "done", "failed", "uncertain", "cancelled", "refused"]
 Source = Literal["direct", "vote", "board"]
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class Payload(BaseModel):
-    """What an outbox row carries: the action and the custom log to write once it is applied."""
-
-    model_config = ConfigDict(frozen=True)
-
-    action: Action
-    log_title: str
-    log_description: str | None = None
 
 
 @dataclass(frozen=True)
