@@ -175,6 +175,8 @@ class World:
     guild_ids: list[int]
     channel_ids: list[int]
     votes: list[VoteMessage] = field(default_factory=list)
+    env: Any = None
+    guilds: list[Any] = field(default_factory=list)  # simcord guild handles, by index
 
     def payloads(self, script: Script) -> list[tuple[str, dict[str, Any]]]:
         """The script as gateway dispatches (event name, data), built before any timing starts."""
@@ -208,13 +210,14 @@ def vote_layout(guilds: int, votes: int, board_share: float = 0.1) -> tuple[list
 
 
 def make_guilds(env: Any, guilds: int) -> World:
-    gids, cids = [], []
+    gids, cids, handles = [], [], []
     for g in range(guilds):
         guild = env.create_guild(name=f"Lock Club {g}")
         channel = guild.create_text_channel("votes")
         gids.append(guild.id)
         cids.append(channel.id)
-    return World(gids, cids)
+        handles.append(guild)
+    return World(gids, cids, env=env, guilds=handles)
 
 
 async def post_messages(bot: discord.Client, world: World, guild_of: list[int], kinds: list[str],
@@ -243,8 +246,10 @@ async def link_locks(bot: Any, world: World, locks: int, add_lock: Callable[[str
         g = k % guilds
         token = f"dev-bench-{prefix}-{k}"
         lock_ids.append(add_lock(token))
+        # the owner is a member of the server: a vote closes only while its lock's owner is still there
+        owner = world.guilds[g].add_member(world.env.create_user(f"owner-{prefix}-{k}"))
         links.append(await store.links.upsert(
-            guild_id=world.guild_ids[g], owner_id=voter_id(g, 900_000 + k), token_ciphertext=vault.encrypt(token),
+            guild_id=world.guild_ids[g], owner_id=owner.id, token_ciphertext=vault.encrypt(token),
             lock_id=lock_ids[-1], role="wearer", title=f"Lock {k}"))
     return links, lock_ids
 
