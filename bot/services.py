@@ -562,8 +562,24 @@ class Core:
     def forget_presence(self, guild_id: int, member_id: int) -> None:
         self._presence.pop((guild_id, member_id), None)
 
-    async def history(self, link: Link, limit: int = 15) -> list[AuditEntry]:
-        return await self.store.audit.list_for_link(link.id, limit)
+    async def history(self, link: Link, limit: int = 15, *, refusal_groups: int = 8,
+                      refusal_window: int = 500) -> tuple[list[AuditEntry], list[tuple[AuditEntry, int]]]:
+        """The link's last ``limit`` actions and other events (applied, failed, uncertain, cancelled, linked, ...)
+        and, apart, its refusals: the last ``refusal_window`` refusals with repeats collapsed into at most
+        ``refusal_groups`` groups, newest first, each as its latest entry and how many times it came. A repeat is
+        the same source, member, action and reason (numbers in the reason aside, e.g. a cooldown's wait), so no
+        number of refusals can push a real action out of the history."""
+        import re
+
+        actions = await self.store.audit.list_actions_for_link(link.id, limit)
+        groups: dict[tuple[str, int | None, str, str], list[Any]] = {}
+        for e in await self.store.audit.list_refusals_for_link(link.id, refusal_window):
+            key = (e.source, e.actor_id, e.action_summary, re.sub(r"\d+", "#", e.detail or ""))
+            if key in groups:
+                groups[key][1] += 1
+            elif len(groups) < refusal_groups:
+                groups[key] = [e, 1]  # newest first: the first entry of a group is its latest
+        return actions, [(e, n) for e, n in groups.values()]
 
     # ------------------------------------------------------------------ internals
     async def _refusal(self, place: Place, link: Link, actor: Member | None, action: Action, why: str, *,
@@ -571,6 +587,12 @@ class Core:
         await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=actor.id if actor else None,
                                    source=source, action_summary=action.summary(), outcome="refused", detail=why)
         log.info("action refused", extra={"guild": place.guild_id, "lock": link.lock_id, "outcome": "refused"})
+
+    async def audit_refusal(self, place: Place, link: Link, actor: Member | None, action: Action, why: str, *,
+                            source: Literal["direct", "vote", "board"] = "direct") -> None:
+        """Write a refusal (the reason as the member was given it) to the audit log; ``/chastify history`` shows
+        it among the refusals."""
+        await self._refusal(place, link, actor, action, why, source=source)
 
     async def _classify_failure(self, link: Link, err: ChastifyError) -> None:
         if isinstance(err, TokenError):

@@ -186,8 +186,12 @@ class VoteService:
                       window: int | None, channel_id: int) -> OpenVote:
         """Check and record a decision vote. The caller posts the message and calls :meth:`attach`."""
         rules, window_s = await self._admission(place, proposer, link, window, action)
-        # refuse now what the owner's limits would refuse at the end anyway
-        await self.core.gate(place, link, action, source="vote", actor=proposer)
+        try:
+            # refuse now what the owner's limits would refuse at the end anyway (the gate audits it)
+            await self.core.gate(place, link, action, source="vote", actor=proposer)
+        except UserError:
+            await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)  # starts the cooldown
+            raise
         vote = await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="decision", action_json=action.to_json(),
             proposer_id=proposer.id, channel_id=channel_id, deadline=self.clock() + window_s,
@@ -200,14 +204,19 @@ class VoteService:
             raise UserError("A board needs time per 🔼 or per 🔽 (or both).")
         side = (Action(kind=ActionKind.ADD_TIME, seconds=add_per_vote) if add_per_vote > 0
                 else Action(kind=ActionKind.REMOVE_TIME, seconds=remove_per_vote))
-        rules, window_s = await self._admission(place, proposer, link, window, side)
+        rules, window_s = await self._admission(place, proposer, link, window, side, source="board")
         limits = await self.core.limits(link)
+        why = None
         if add_per_vote > 0 and ActionKind.ADD_TIME not in limits.vote_allowed:
-            raise Refused("The lock owner does not allow votes to add time on this lock "
-                          "(open the board with `add_per_vote: 0`).", limit="allowed")
-        if remove_per_vote > 0 and ActionKind.REMOVE_TIME not in limits.vote_allowed:
-            raise Refused("The lock owner does not allow votes to remove time on this lock "
-                          "(open the board with `remove_per_vote: 0`).", limit="allowed")
+            why = ("The lock owner does not allow votes to add time on this lock "
+                   "(open the board with `add_per_vote: 0`).")
+        elif remove_per_vote > 0 and ActionKind.REMOVE_TIME not in limits.vote_allowed:
+            why = ("The lock owner does not allow votes to remove time on this lock "
+                   "(open the board with `remove_per_vote: 0`).")
+        if why is not None:
+            await self.core.audit_refusal(place, link, proposer, side, why, source="board")
+            await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)  # starts the cooldown
+            raise Refused(why, limit="allowed")
         vote = await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="board", action_json=None, proposer_id=proposer.id,
             channel_id=channel_id, deadline=self.clock() + window_s, quorum=rules.quorum, majority=rules.majority,
@@ -215,30 +224,56 @@ class VoteService:
         return self._remember(vote, fresh=True)
 
     async def _admission(self, place: Place, proposer: Member, link: Link, window: int | None,
-                         proposed: Action) -> tuple[Rules, int]:
-        """The checks every proposal passes, in the order a member can act on them."""
+                         proposed: Action, *, source: Literal["vote", "board"] = "vote") -> tuple[Rules, int]:
+        """The checks every proposal passes: the lock's state, the cooldown, the voter role, the window, the
+        open-vote cap (and in the callers the owner's limits). A paused, ended or broken lock is said first: the
+        member must hear that the owner said no, not that waiting would help. Every refusal but the cooldown's
+        starts the member's cooldown like a posted vote, so refused proposals cannot be sent in a stream; every
+        refusal is audited with the reason the member is given (what ``/chastify history`` shows)."""
         fresh = await self.store.links.get_by_id(link.id) or link
-        if await self.core.consent.state(fresh) != "active":
-            # the policy gate words (and audits, under what was proposed) the refusal for a paused, ended or
-            # broken lock
-            await self.core.gate(place, fresh, proposed, source="vote", actor=proposer)
         g = await self.core.vote_rules(place.guild_id)
-        if g.voter_role_id is not None and g.voter_role_id not in proposer.role_ids:
-            raise NotAllowed(f"Only members with the <@&{g.voter_role_id}> role can propose votes here.")
-        window_s = g.window_seconds if window is None else window
-        if not MIN_WINDOW <= window_s <= MAX_WINDOW:
-            raise UserError(f"A vote runs from {format_duration(MIN_WINDOW)} to {format_duration(MAX_WINDOW)}.")
-        last = await self.store.votes.last_proposal_at(place.guild_id, proposer.id)
+
+        async def refused(err: UserError) -> UserError:
+            await self.core.audit_refusal(place, fresh, proposer, proposed, str(err), source=source)
+            return err
+
+        if await self.core.consent.state(fresh) != "active":
+            try:
+                # the policy gate words (and audits, under what was proposed) the refusal for a paused, ended or
+                # broken lock
+                await self.core.gate(place, fresh, proposed, source=source, actor=proposer)
+            except UserError:
+                await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)
+                raise
+        last = await self.store.votes.last_attempt_at(place.guild_id, proposer.id)
         if last is not None and g.proposal_cooldown_seconds > 0:
-            wait = last + g.proposal_cooldown_seconds - self.clock()
-            if wait > 0:
-                raise Refused(f"You proposed a vote recently; this server allows one proposal per member every "
-                              f"{format_duration(g.proposal_cooldown_seconds)}. You can propose again in "
-                              f"{format_duration(max(1, int(wait + 0.999)))}.", limit="cooldown")
-        if await self.store.votes.count_open_for_lock(link.lock_id) >= g.max_open_per_lock:
-            raise Refused(f"This lock already has {g.max_open_per_lock} open vote(s), the most this server allows "
-                          "(votes on it in every server count). Wait for one to close (see `/vote list`).",
-                          limit="max_open")
+            at, was_refused = last
+            wait = at + g.proposal_cooldown_seconds - self.clock()
+            if wait > 0:  # not recorded as an attempt: trying again early never pushes the wait out
+                every = format_duration(g.proposal_cooldown_seconds)
+                again = format_duration(max(1, int(wait + 0.999)))
+                raise await refused(Refused(
+                    f"Your last proposal here was refused, and refused proposals count too: this server allows one "
+                    f"proposal per member every {every}. You can propose again in {again}." if was_refused else
+                    f"You proposed a vote recently; this server allows one proposal per member every {every}. "
+                    f"You can propose again in {again}.", limit="cooldown"))
+        try:
+            if g.voter_role_id is not None and g.voter_role_id not in proposer.role_ids:
+                raise await refused(
+                    NotAllowed(f"Only members with the <@&{g.voter_role_id}> role can propose votes here."))
+            window_s = g.window_seconds if window is None else window
+            if not MIN_WINDOW <= window_s <= MAX_WINDOW:
+                raise await refused(UserError(
+                    f"A vote runs from {format_duration(MIN_WINDOW)} to {format_duration(MAX_WINDOW)} "
+                    f"(asked: {format_duration(window_s)})."))
+            if await self.store.votes.count_open_for_lock(link.lock_id) >= g.max_open_per_lock:
+                raise await refused(Refused(
+                    f"This lock already has {g.max_open_per_lock} open vote(s), the most this server allows "
+                    "(votes on it in every server count). Wait for one to close (see `/vote list`).",
+                    limit="max_open"))
+        except UserError:
+            await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)
+            raise
         limits = await self.core.limits(fresh)
         return Rules(quorum=effective_quorum(g.quorum, limits), majority=g.majority,
                      instant_pass=g.instant_pass), window_s

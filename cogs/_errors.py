@@ -4,20 +4,35 @@ the interaction expired."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import uuid
+import weakref
 
 import discord
 from discord import app_commands
 
 from bot.chastify import ChastifyError
-from bot.durations import DurationError
+from bot.durations import DurationError, format_duration
 from bot.errors import UserError
 from bot.services import chastify_problem
 from bot.text import TextError
 
 log = logging.getLogger("cogs.errors")
 NONE = discord.AllowedMentions.none()
+_BOTS: weakref.WeakKeyDictionary[discord.Client, int] = weakref.WeakKeyDictionary()
+_SERIAL = itertools.count(1)
+
+
+def per_member(interaction: discord.Interaction) -> tuple[int, int | None, int]:
+    """The key of a per-member cooldown (``app_commands.checks.cooldown(..., key=per_member)``): one member in
+    one server, of this bot. A cooldown's buckets live with the command object, which every bot built in the
+    process shares (tests build many): the bot's serial keeps their members apart."""
+    client = interaction.client
+    if client not in _BOTS:
+        _BOTS[client] = next(_SERIAL)
+    return _BOTS[client], interaction.guild_id, interaction.user.id
 
 
 def message_for(error: BaseException) -> tuple[str, bool]:
@@ -34,7 +49,11 @@ def message_for(error: BaseException) -> tuple[str, bool]:
         perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
         return f"You need the {perms} permission for this.", True
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f}s.", True
+        c = error.cooldown
+        uses = "once" if c.rate == 1 else f"{c.rate} times"
+        return (f"You are using this command too often: each member may use it {uses} every "
+                f"{format_duration(max(1, math.ceil(c.per)))}. Try again in "
+                f"{format_duration(max(1, math.ceil(error.retry_after)))}."), True
     if isinstance(error, app_commands.CheckFailure):
         return str(error) or "You may not use this command here.", True
     return "", False

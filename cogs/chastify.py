@@ -14,8 +14,8 @@ from bot.durations import DurationError, format_duration, parse_duration
 from bot.errors import NotAllowed, UserError
 from bot.policy import OwnerLimits
 from bot.services import Core
-from bot.store.models import Link
-from cogs._errors import report
+from bot.store.models import AuditEntry, Link
+from cogs._errors import per_member, report
 from cogs._ui import (
     INFO,
     NONE,
@@ -32,6 +32,11 @@ from cogs._ui import (
 
 TOKEN_FIELD = "dev_token"  # noqa: S105 - the modal field id, not a secret
 log = logging.getLogger("cogs.chastify")
+# per member and server: /chastify link 3 times per 10 minutes (a typo'd token or two, then a pause), /chastify
+# status 5 times a minute (each one reads the lock from Chastify, whose budget the lock shares)
+LINK_RATE, LINK_PER = 3, 600.0
+STATUS_RATE, STATUS_PER = 5, 60.0
+HISTORY_REFUSALS = 500  # the refusals /chastify history reads and collapses
 
 
 class LinkModal(discord.ui.Modal, title="Link your Chastify lock"):
@@ -127,6 +132,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
 
     # ---------------------------------------------------------------- link / unlink
     @app_commands.command(name="link", description="Link your active Chastify lock with your DEV token")
+    @app_commands.checks.cooldown(LINK_RATE, LINK_PER, key=per_member)  # each link asks Chastify
     async def link(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(LinkModal())
 
@@ -144,6 +150,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
     @app_commands.command(name="status", description="Show a linked lock")
     @app_commands.describe(lock="Which lock (only needed when several are linked)")
     @app_commands.autocomplete(lock=lock_autocomplete)
+    @app_commands.checks.cooldown(STATUS_RATE, STATUS_PER, key=per_member)  # each status asks Chastify
     async def status(self, interaction: discord.Interaction, lock: str | None = None) -> None:
         assert interaction.guild is not None
         link = await self.core.resolve(interaction.guild.id, lock)
@@ -159,27 +166,50 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         if not await self.core.may_read_history(link, member_of(interaction)):
             raise NotAllowed("Only the owner, people they trust and members with Manage Server can read the "
                              "history of this lock.")
-        entries = await self.core.history(link)
+        actions, refusals = await self.core.history(link, refusal_window=HISTORY_REFUSALS)
         from bot.text import shown_text
 
         # every stored text (the lock's title, summaries with a task's text, details with reasons and server
         # messages) is shown through shown_text: one line, cut, then escaped (no markdown, no masked link)
         embed = discord.Embed(title=f"History of {shown_text(link.title or 'the lock', 200)}", colour=INFO)
-        if not entries:
-            embed.description = "Nothing yet."
         icons = {"applied": "✅", "refused": "⛔", "failed": "❌", "uncertain": "❓", "cancelled": "🚫"}
-        lines: list[str] = []
-        for e in entries:
-            who = f"<@{e.actor_id}>" if e.actor_id else shown_text(e.source, 40)
-            line = (f"{icons.get(e.outcome, '•')} {timestamp(e.created_at)} **{shown_text(e.action_summary, 80)}** "
-                    f"· {shown_text(e.outcome, 40)} · {who}")
+
+        def who(e: AuditEntry) -> str:
+            return f"<@{e.actor_id}>" if e.actor_id else shown_text(e.source, 40)
+
+        def fit(lines: list[str], line: str, room: int) -> bool:
+            """Whole lines only: a cut line could leave half an escape or an open **."""
+            if sum(len(x) + 1 for x in lines) + len(line) > room:
+                return False
+            lines.append(line)
+            return True
+
+        # refusals apart, repeats collapsed: however many there are, they never push the actions out
+        refused: list[str] = []
+        for e, times in refusals:
+            via = "" if e.source == "direct" else f" · via {shown_text(e.source, 20)}"
+            head = (f"⛔ {timestamp(e.created_at)} **{shown_text(e.action_summary, 80)}** · refused" if times == 1 else
+                    f"⛔ **{shown_text(e.action_summary, 80)}** · refused ×{times}, last {timestamp(e.created_at)}")
+            line = f"{head} · {who(e)}{via}"
             if e.detail:
                 line += f"\n  ↳ {shown_text(e.detail, 150)}"
-            if sum(len(x) + 1 for x in lines) + len(line) > 4000:
-                break  # whole lines only: a cut line could leave half an escape or an open **
-            lines.append(line)
-        if lines:
-            embed.description = "\n".join(lines)
+            if not fit(refused, line, 1500):
+                break
+        done: list[str] = []
+        room = 4000 - (sum(len(x) + 1 for x in refused) + 60 if refused else 0)
+        for e in actions:
+            line = (f"{icons.get(e.outcome, '•')} {timestamp(e.created_at)} **{shown_text(e.action_summary, 80)}** "
+                    f"· {shown_text(e.outcome, 40)} · {who(e)}")
+            if e.detail:
+                line += f"\n  ↳ {shown_text(e.detail, 150)}"
+            if not fit(done, line, room):
+                break
+        parts = ["\n".join(done) if done else ("No actions yet." if refused else "Nothing yet.")]
+        if refused:
+            counted = sum(times for _, times in refusals)
+            more = f", counted over the last {counted}" if counted >= HISTORY_REFUSALS else ""
+            parts.append(f"**Refused** (newest first, repeats collapsed{more})\n" + "\n".join(refused))
+        embed.description = "\n\n".join(parts)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
     # ---------------------------------------------------------------- trust

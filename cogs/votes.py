@@ -405,7 +405,8 @@ def _window(raw: str | None) -> int | None:
     if raw is None:
         return None
     try:
-        return parse_duration(raw, minimum=60, maximum=7 * 86400)
+        # the range (1 minute to 7 days) is the core's to refuse: it audits it and starts the proposer's cooldown
+        return parse_duration(raw)
     except ValueError as err:
         raise UserError(f"Nothing was proposed. The window: {err}") from None
 

@@ -555,18 +555,20 @@ class VoteRepo(_Repo):
             (guild_id, proposer_id, self._clock()),
         )
 
-    async def last_attempt_at(self, guild_id: int, proposer_id: int) -> float | None:
-        """When this member's proposal cooldown in this server started: their last proposed vote or their last
-        refused proposal, whichever is later (None when neither). A vote dropped because its message could not be
-        posted (cancelled without a message) never ran, so it does not count."""
+    async def last_attempt_at(self, guild_id: int, proposer_id: int) -> tuple[float, bool] | None:
+        """When this member's proposal cooldown in this server started, as ``(time, refused)``: their last
+        proposed vote (``refused`` False) or their last refused proposal (True), whichever is later; None when
+        neither. A vote dropped because its message could not be posted (cancelled without a message) never ran,
+        so it does not count."""
         row = await self._db.fetchone(
-            "SELECT MAX(t) FROM ("
-            "SELECT MAX(created_at) AS t FROM votes WHERE guild_id = ? AND proposer_id = ? "
+            "SELECT t, refused FROM ("
+            "SELECT MAX(created_at) AS t, 0 AS refused FROM votes WHERE guild_id = ? AND proposer_id = ? "
             "AND NOT (status = 'cancelled' AND message_id IS NULL) "
-            "UNION ALL SELECT refused_at FROM proposal_attempts WHERE guild_id = ? AND proposer_id = ?)",
+            "UNION ALL SELECT refused_at, 1 FROM proposal_attempts WHERE guild_id = ? AND proposer_id = ?"
+            ") WHERE t IS NOT NULL ORDER BY t DESC, refused LIMIT 1",
             (guild_id, proposer_id, guild_id, proposer_id),
         )
-        return None if row is None or row[0] is None else float(row[0])
+        return None if row is None else (float(row[0]), bool(row[1]))
 
     async def cancel_open_for_link(self, link_id: int, reason: str) -> builtins.list[int]:
         """Cancel every open vote of the link (e.g. the lock ended). Returns the ids that were cancelled."""
@@ -907,9 +909,11 @@ class AuditRepo(_Repo):
 
     async def list_actions_for_link(self, link_id: int, limit: int = 20) -> list[AuditEntry]:
         """The link's audit lines except refusals (applied, failed, uncertain, cancelled, linked, ...), newest
-        first: however many refusals there are, they never push these out."""
+        first: however many refusals there are, they never push these out. The index reads only the non-refused
+        rows (bounded by what was really done), never the refusals in between (unbounded: anyone can be refused)."""
         rows = await self._db.fetchall(
-            "SELECT * FROM audit WHERE link_id = ? AND (outcome < 'refused' OR outcome > 'refused') "
+            "SELECT * FROM audit INDEXED BY audit_by_link_outcome "
+            "WHERE link_id = ? AND (outcome < 'refused' OR outcome > 'refused') "
             "ORDER BY created_at DESC, id DESC LIMIT ?", (link_id, limit)
         )
         return [from_row(AuditEntry, r) for r in rows]

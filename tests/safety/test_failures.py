@@ -2,7 +2,8 @@
 
 429 -> queued (pending, where a safeword can still cancel it) and sent once after Retry-After; connect error ->
 queued and sent later, once; timeout or 5xx after sending -> uncertain, never re-sent, the owner told with the
-lock's current state; token revoked -> link broken, votes cancelled, owner told; lock ended -> link ended, votes cancelled, a clear message.
+lock's current state; token revoked -> link broken, votes cancelled, owner told; lock ended -> link ended, votes
+cancelled, a clear message.
 """
 
 from __future__ import annotations
