@@ -18,7 +18,7 @@ from typing import Any, Literal
 from bot.actions import Action, Payload
 from bot.clock import Clock
 from bot.config import LimitsSettings
-from bot.policy import DAY, Decision, LockState, OwnerLimits, board_allowance, check, strictest
+from bot.policy import DAY, Decision, LockState, OwnerLimits, board_allowance, check, chosen_strictest, strictest
 from bot.store import Store
 from bot.store.models import Link
 
@@ -37,36 +37,39 @@ class Consent:
             max_freeze=defaults.max_freeze, max_pillory=defaults.max_pillory,
             min_vote_quorum=defaults.min_vote_quorum)
         self._clock = clock
-        self._held: set[str] = set()
+        self._held: dict[str, set[int]] = {}  # lock id -> who said a safeword on it in this process
 
     # ------------------------------------------------------------------ the pause
-    def hold(self, lock_id: str) -> None:
-        """A safeword is being said in this process: from now on no guarded request for the lock leaves."""
-        self._held.add(lock_id)
+    def hold(self, lock_id: str, user_id: int) -> None:
+        """``user_id`` is saying the safeword in this process: from now on no guarded request for the lock leaves."""
+        self._held.setdefault(lock_id, set()).add(user_id)
 
     def held(self, lock_id: str) -> bool:
         """Synchronous: was a safeword said for this lock in this process and not lifted since?"""
-        return lock_id in self._held
+        return bool(self._held.get(lock_id))
 
     def guard(self, lock_id: str) -> str | None:
-        """The outbox's last word before a request leaves (see ``ChastifyClient`` guarded writes)."""
-        return f"not sent: {PAUSED_TEXT}" if lock_id in self._held else None
+        """The outbox's last word before a request is handed to the HTTP client (see ``ChastifyClient`` guarded
+        writes). It covers safewords said in this process; the database's pause is read right before the claim."""
+        return f"not sent: {PAUSED_TEXT}" if self.held(lock_id) else None
 
     async def pause(self, lock_id: str, user_id: int, guild_id: int | None) -> bool:
         """Record ``user_id``'s safeword. True if nobody had paused the lock before."""
-        self.hold(lock_id)
+        self.hold(lock_id, user_id)
         return await self._store.consent.pause(lock_id, user_id, guild_id)
 
     async def unpause(self, lock_id: str, user_id: int) -> tuple[bool, bool]:
         """Lift ``user_id``'s own safeword. Returns (they had one, the lock is still paused by someone else)."""
         lifted = await self._store.consent.unpause(lock_id, user_id)
-        still = await self._store.consent.is_paused(lock_id)
-        if not still:
-            self._held.discard(lock_id)
-        return lifted, still
+        holders = self._held.get(lock_id)
+        if holders is not None:
+            holders.discard(user_id)  # only this person's: a safeword someone else is saying now stays held
+            if not holders:
+                del self._held[lock_id]
+        return lifted, await self.is_paused(lock_id)
 
     async def is_paused(self, lock_id: str) -> bool:
-        return lock_id in self._held or await self._store.consent.is_paused(lock_id)
+        return self.held(lock_id) or await self._store.consent.is_paused(lock_id)
 
     async def state(self, link: Link) -> LockState:
         """What the gate sees for this link: the lock's pause first, then the link's own state."""
@@ -82,19 +85,18 @@ class Consent:
         return self._defaults
 
     async def limits(self, lock_id: str) -> OwnerLimits:
-        """The limits in force on the lock: the strictest of what everyone who linked it set."""
-        return strictest(self._defaults, [row.fields() for row in await self._store.consent.limits(lock_id)])
+        """The limits in force on the lock: for each field the strictest of what each person who holds it chose,
+        a person who chose nothing standing for the default."""
+        rows = await self._store.consent.limits(lock_id)
+        chose = {row.setter_id for row in rows}
+        silent: list[dict[str, Any]] = [{} for p in await self._store.consent.people(lock_id) if p.user_id not in chose]
+        return strictest(self._defaults, [*(row.fields() for row in rows), *silent])
 
     async def own_limits(self, lock_id: str, setter_id: int) -> dict[str, Any]:
-        """The fields this person set on the lock (merged strictly if older data holds several rows)."""
+        """The fields this person chose on the lock (merged strictly if older data holds several rows)."""
         rows = [row.fields() for row in await self._store.consent.limits(lock_id) if row.setter_id == setter_id]
-        if not rows:
-            return {}
-        merged = strictest(OwnerLimits(), rows)
-        names: set[str] = set()
-        for row in rows:
-            names |= OwnerLimits.model_validate(row).model_fields_set
-        return merged.model_dump(mode="json", include=names)
+        chosen = chosen_strictest(rows)
+        return OwnerLimits.model_validate(chosen).model_dump(mode="json", include=set(chosen))
 
     async def set_limits(self, lock_id: str, setter_id: int, update: Mapping[str, Any]) -> OwnerLimits:
         """Change the fields ``setter_id`` chose (validated; a bad value raises pydantic's ValidationError and

@@ -237,6 +237,9 @@ class Outbox:
         if link is None or link.state not in ("active", "paused"):
             why = "the link was removed" if link is None else f"the link is {link.state}"
             return await self._withdraw(link, entry, "cancelled", why)
+        if link.lock_id != entry.lock_id:
+            # the owner linked another lock since this was recorded: it was meant for the old one
+            return await self._withdraw(link, entry, "cancelled", "the owner linked another lock")
         wait = self._budget_wait(link)
         if wait > 0:
             delay = max(1.0, wait)

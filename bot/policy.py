@@ -65,26 +65,41 @@ _STATE_REFUSALS = {
 }
 
 
-def strictest(defaults: OwnerLimits, settings: Iterable[Mapping[str, Any]]) -> OwnerLimits:
-    """The limits that apply to a lock: for each field, the strictest value any person who linked it set
-    (fewest allowed kinds, lowest maximum, highest quorum, owner votes only if all allow them); the default
-    where nobody set the field. Each mapping holds only the fields that person chose."""
-    chosen: dict[str, list[Any]] = {}
+def strictest(defaults: OwnerLimits, people: Iterable[Mapping[str, Any]]) -> OwnerLimits:
+    """The limits that apply to a lock: for each field, the strictest value among the people who hold it (fewest
+    allowed kinds, lowest maximum, highest quorum, owner votes only if all allow them). Each mapping holds only the
+    fields one person chose; a field they did not choose stands at the default for them, so nobody can loosen a
+    limit past the default unless everyone who holds the lock chose to."""
+    completed = [defaults.model_copy(update=_chosen(raw)) for raw in people]
+    if not completed:
+        return defaults
+    return defaults.model_copy(update={
+        name: _strictest_of(name, [getattr(one, name) for one in completed]) for name in OwnerLimits.model_fields})
+
+
+def chosen_strictest(settings: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One person's own choices merged from several rows (older data): the strictest value of each field any of
+    them set; fields none of them set are left out."""
+    values: dict[str, list[Any]] = {}
     for raw in settings:
-        one = OwnerLimits.model_validate(raw)
-        for name in one.model_fields_set:
-            chosen.setdefault(name, []).append(getattr(one, name))
-    merged: dict[str, Any] = {}
-    for name, values in chosen.items():
-        if name in ("direct_allowed", "vote_allowed"):
-            merged[name] = frozenset.intersection(*values)
-        elif name == "min_vote_quorum":
-            merged[name] = max(values)
-        elif name == "allow_owner_vote":
-            merged[name] = all(values)
-        else:
-            merged[name] = min(values)
-    return defaults.model_copy(update=merged)
+        for name, value in _chosen(raw).items():
+            values.setdefault(name, []).append(value)
+    return {name: _strictest_of(name, vals) for name, vals in values.items()}
+
+
+def _chosen(raw: Mapping[str, Any]) -> dict[str, Any]:
+    one = OwnerLimits.model_validate(raw)
+    return {name: getattr(one, name) for name in one.model_fields_set}
+
+
+def _strictest_of(name: str, values: list[Any]) -> Any:
+    if name in ("direct_allowed", "vote_allowed"):
+        return frozenset.intersection(*values)
+    if name == "min_vote_quorum":
+        return max(values)
+    if name == "allow_owner_vote":
+        return all(values)
+    return min(values)
 
 
 def check(action: Action, *, source: Source, state: LinkState, limits: OwnerLimits,

@@ -195,6 +195,10 @@ class Core:
             await self.store.audit.add(guild_id=place.guild_id, source="link", actor_id=owner.id,
                                        action_summary="link", outcome="refused", detail="insufficient_scope")
             raise UserError(f"Could not link: {chastify_problem(InsufficientScope())} Nothing was saved.")
+        role = session.role or "wearer"
+        # the token proved this member holds the lock: from now on their safeword and their limits count on it,
+        # whatever becomes of the link (a refused second link included)
+        await self.store.consent.add_person(session.lock_id, owner.id, role)
         old = await self.store.links.get(place.guild_id, owner.id)
         taken = [other for other in await self.store.links.find_in_guild(place.guild_id, session.lock_id)
                  if other.owner_id != owner.id]
@@ -205,7 +209,9 @@ class Core:
             raise Refused(
                 f"**{session.lock_data.lock_title or 'This lock'}** is already linked in this server by "
                 f"<@{other.owner_id}>{f' ({other.owner_name})' if other.owner_name else ''}. One lock has one link "
-                "per server: ask them to trust you with `/chastify trust` instead. Nothing was saved.",
+                "per server: ask them to trust you with `/chastify trust` instead. Your token was not saved, but "
+                f"you are now known as the lock's {role}: `/chastify safeword` and `/chastify limits` work for you "
+                "on this lock, in every server.",
                 limit="one_link")
         if old is not None and old.lock_id != session.lock_id:
             # actions still queued for the old lock must never be sent to the new one
@@ -218,6 +224,10 @@ class Core:
             ids = await self.store.votes.cancel_open_for_link(
                 link.id, cancelled_text("the owner linked another lock"))
             await self._notify_cancelled(link, ids, "the owner linked another lock")
+            # the person's own limits come with them to their next lock, unless they already chose some there
+            mine = await self.consent.own_limits(old.lock_id, owner.id)
+            if mine and not await self.consent.own_limits(link.lock_id, owner.id):
+                await self.consent.set_limits(link.lock_id, owner.id, mine)
         await self.store.audit.add(guild_id=place.guild_id, link_id=link.id, actor_id=owner.id, source="link",
                                    action_summary="link", outcome="linked",
                                    detail="relinked" if old else None)
@@ -340,6 +350,25 @@ class Core:
         update = limits.model_dump(exclude_unset=True) if isinstance(limits, OwnerLimits) else dict(limits)
         return await self.consent.set_limits(link.lock_id, link.owner_id, update)
 
+    async def my_lock(self, place: Place, who: Member) -> tuple[str, str]:
+        """The lock a member's own commands (`/chastify limits`) are about: (lock id, title). Theirs linked in this
+        server first, then one they hold that is linked here by the other person, then the newest they hold."""
+        mine = await self.store.consent.locks_of(who.id)
+        if not mine:
+            raise NotLinked("You have no lock linked with your own token. Link it with `/chastify link`.")
+        here = await self.store.links.list_for_guild(place.guild_id)
+        held = {p.lock_id for p in mine}
+        pick = next((link.lock_id for link in here if link.owner_id == who.id), None) \
+            or next((link.lock_id for link in here if link.lock_id in held), None) or mine[0].lock_id
+        return pick, await self._lock_title(pick)
+
+    async def lock_limits(self, lock_id: str) -> OwnerLimits:
+        return await self.consent.limits(lock_id)
+
+    async def set_my_limits(self, lock_id: str, who: Member, update: Mapping[str, Any]) -> OwnerLimits:
+        """A person who holds the lock changes their own choices; returns the limits now in force on it."""
+        return await self.consent.set_limits(lock_id, who.id, update)
+
     async def safeword(self, place: Place, who: Member) -> SafewordResult:
         """Pause at once every lock the member's own token is linked to, in every server: nobody can act, open
         votes and boards are cancelled everywhere, unsent actions are cancelled. Said in any server.
@@ -347,14 +376,14 @@ class Core:
         Everything that matters happens before this returns; the line in the lock's Chastify log is written in
         the background so a slow Chastify never delays the pause. An action already on the wire at this instant
         cannot be called back (see the README's "Safety model" section)."""
-        own = await self.store.links.list_for_owner(who.id)
-        if not own:
-            raise NotLinked("You have no lock linked in any server. The safeword pauses a lock linked with your own "
-                            "token; to stop a vote here, ask the lock's owner or a moderator.")
+        mine = await self.store.consent.locks_of(who.id)
+        if not mine:
+            raise NotLinked("You have no lock linked with your own token, in any server. The safeword pauses a lock "
+                            "you hold; to stop a vote here, ask the lock's owner or a moderator.")
         why = "the owner used the safeword"
-        lock_ids = list(dict.fromkeys(link.lock_id for link in own))
+        lock_ids = [p.lock_id for p in mine]
         for lock_id in lock_ids:
-            self.consent.hold(lock_id)  # before any await: nothing for these locks leaves from now on
+            self.consent.hold(lock_id, who.id)  # before any await: nothing for these locks leaves from now on
         titles: list[str] = []
         newly = False
         actions = 0
@@ -371,12 +400,13 @@ class Core:
                                            source="safeword", action_summary="safeword", outcome="paused",
                                            detail=f"{len(ids)} votes cancelled")
                 await self._notify_cancelled(link, ids, why)
-            mine = next((link for link in own if link.lock_id == lock_id and link.guild_id == place.guild_id),
-                        next(link for link in own if link.lock_id == lock_id))
-            titles.append(mine.title or "your lock")
+            titles.append(next((link.title for link in links if link.title), None) or "your lock")
             log.info("safeword", extra={"guild": place.guild_id, "lock": lock_id, "outcome": "paused"})
-            if first:
-                self._spawn(self._safeword_log(mine, who.id))
+            # the line on the lock goes with the token of the person who said it, else with any token it has here
+            writer = next((link for link in links if link.owner_id == who.id), links[0] if links else None)
+            if first and writer is not None:
+                role = next(p.role for p in mine if p.lock_id == lock_id)
+                self._spawn(self._safeword_log(writer, role))
         return SafewordResult(titles, newly, actions, votes)
 
     async def resume(self, place: Place, who: Member) -> ResumeResult:
@@ -403,29 +433,29 @@ class Core:
                                        detail="the owner is back in this server")
         if resumed or still or unheld:
             return ResumeResult(resumed, still, unheld)
-        own = await self.store.links.list_for_owner(who.id)
-        if not own:
-            raise NotLinked("You have no lock linked in any server.")
-        for link in own:
-            by_others = [p for p in await self.store.consent.pauses(link.lock_id) if p.user_id != who.id]
+        mine = await self.store.consent.locks_of(who.id)
+        if not mine:
+            raise NotLinked("You have no lock linked with your own token, in any server.")
+        for person in mine:
+            by_others = [p for p in await self.store.consent.pauses(person.lock_id) if p.user_id != who.id]
             if by_others:
                 raise NotAllowed(
-                    f"**{link.title or 'Your lock'}** was paused by {_people(by_others)}. Only the person who said the "
-                    "safeword can lift it, with `/chastify resume`.")
+                    f"**{await self._lock_title(person.lock_id)}** was paused by {_people(by_others)}. Only the "
+                    "person who said the safeword can lift it, with `/chastify resume`.")
         raise UserError("Your lock is not paused: there is nothing to resume.")
 
     async def _lock_title(self, lock_id: str) -> str:
         links = await self.store.links.list_for_lock(lock_id)
         return next((link.title for link in links if link.title), "a lock")
 
-    async def _safeword_log(self, link: Link, who_id: int) -> None:
-        """One line on the lock, written with the token of the person who said the safeword."""
+    async def _safeword_log(self, link: Link, role: str) -> None:
+        """One line on the lock (best effort: the pause itself is already in force)."""
+        who = f"The lock's {role}" if role in ("wearer", "keyholder") else "Someone who holds this lock"
         try:
             api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
             await api.custom_log(CustomLog(
                 title="Discord: paused by the owner", role="extension",
-                description=f"The lock's {link.role} paused every Discord server's access to this lock with the "
-                            "safeword."))
+                description=f"{who} paused every Discord server's access to this lock with the safeword."))
         except Exception as err:  # best effort: the pause itself is already in force
             log.warning("safeword log not written: %s", type(err).__name__,
                         extra={"guild": link.guild_id, "lock": link.lock_id})

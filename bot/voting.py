@@ -635,6 +635,10 @@ class VoteService:
             text = f"{head} but not applied: the lock was unlinked."
             await self.store.votes.set_status(vote_id, "cancelled", from_status="applying", outcome_reason=text)
             return text
+        if not await self.core.owner_still_here(link):  # also after a restart finishing a vote caught applying
+            text = f"{head} but not applied: the lock's owner is no longer a member of this server."
+            await self.store.votes.set_status(vote_id, "cancelled", from_status="applying", outcome_reason=text)
+            return text
         place = self.display.place(guild_id, channel_id)
         # the outbox asks the policy gate (with the owner's limits as they are now) as it records the action
         result = await self.core.outbox.submit(
@@ -670,6 +674,9 @@ class VoteService:
         link = await self.store.links.get_by_id(ov.link_id)
         if link is None:
             return f"{head}: the lock was unlinked; nothing more was applied.", "cancelled"
+        if not await self.core.owner_still_here(link):  # a board's flushes too, not only its close
+            return f"{head}: the lock's owner is no longer a member of this server; nothing more was applied.", \
+                "cancelled"
         add, remove = await self.core.consent.board_allowance(link)
         clamped = max(-remove, min(add, change))
         kind = ActionKind.ADD_TIME if clamped > 0 else ActionKind.REMOVE_TIME

@@ -319,7 +319,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                      max_pillory: str | None = None, min_quorum: app_commands.Range[int, 1, 1000] | None = None,
                      votes: str | None = None, trusted: str | None = None, owner_votes: bool | None = None) -> None:
         assert interaction.guild is not None
-        link = await self.core.owned_link(interaction.guild.id, member_of(interaction))
+        who = member_of(interaction)
+        lock_id, title = await self.core.my_lock(place_of(interaction), who)
         update: dict[str, Any] = {}
         try:
             for key, raw, high in (("max_add_per_action", max_add, 30 * 86400),
@@ -337,9 +338,10 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             update["direct_allowed"] = KIND_PRESETS[trusted]
         if owner_votes is not None:
             update["allow_owner_vote"] = owner_votes
-        current = await self.core.set_limits(link, update) if update else await self.core.limits(link)
-        await interaction.response.send_message(embed=limits_embed(current, changed=bool(update)), ephemeral=True,
-                                                allowed_mentions=NONE)
+        current = await self.core.set_my_limits(lock_id, who, update) if update \
+            else await self.core.lock_limits(lock_id)
+        await interaction.response.send_message(embed=limits_embed(current, changed=bool(update), title=title),
+                                                ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(name="safeword", description="Pause everything on your lock at once")
     async def safeword(self, interaction: discord.Interaction) -> None:
@@ -395,7 +397,7 @@ KIND_PRESETS: dict[str, frozenset[Any]] = {
 }
 
 
-def limits_embed(limits: OwnerLimits, *, changed: bool) -> discord.Embed:
+def limits_embed(limits: OwnerLimits, *, changed: bool, title: str) -> discord.Embed:
     from bot.actions import LABELS, ActionKind
 
     order = list(ActionKind)
@@ -403,8 +405,11 @@ def limits_embed(limits: OwnerLimits, *, changed: bool) -> discord.Embed:
     def kinds(values: frozenset[Any]) -> str:
         return ", ".join(LABELS[k] for k in sorted(values, key=order.index)) or "nothing"
 
-    e = discord.Embed(title="Your limits" + (" (updated)" if changed else ""), colour=OK)
-    e.description = "These override everyone: trusted people, votes and server admins."
+    e = discord.Embed(title=f"Limits on {discord.utils.escape_markdown(title)}" + (" (updated)" if changed else ""),
+                      colour=OK)
+    e.description = ("In force on this lock in every server; they override everyone: trusted people, votes and "
+                     "server admins. Where the lock's wearer and keyholder chose differently the stricter applies, "
+                     "and a limit is looser than the default only when everyone who holds the lock chose so.")
     e.add_field(name="Most added per action", value=format_duration(limits.max_add_per_action))
     e.add_field(name="Most added per 24 h", value=format_duration(limits.max_add_per_day))
     e.add_field(name="Longest freeze", value=format_duration(limits.max_freeze))

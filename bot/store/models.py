@@ -19,6 +19,7 @@ __all__ = [
     "Link",
     "LinkState",
     "LockPause",
+    "LockPerson",
     "OutboxEntry",
     "OutboxSource",
     "OutboxStatus",
@@ -188,6 +189,16 @@ class LockPause:
     lock_id: str
     user_id: int
     guild_id: int | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LockPerson:
+    """Someone who proved with their own DEV token that they hold the lock (wearer or keyholder)."""
+
+    lock_id: str
+    user_id: int
+    role: str
     created_at: float
 
 

@@ -34,6 +34,7 @@ from .models import (
     LimitsRow,
     Link,
     LockPause,
+    LockPerson,
     OutboxEntry,
     Tally,
     TrustEntry,
@@ -857,6 +858,25 @@ class ConsentRepo(_Repo):
 
     async def is_paused(self, lock_id: str) -> bool:
         return await self._db.fetchone("SELECT 1 FROM lock_pauses WHERE lock_id = ?", (lock_id,)) is not None
+
+    async def add_person(self, lock_id: str, user_id: int, role: str) -> bool:
+        """Record that ``user_id`` proved with their own token that they hold the lock. True if new."""
+        changed, _ = await self._db.execute(
+            "INSERT INTO lock_people (lock_id, user_id, role, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (lock_id, user_id) DO UPDATE SET role = excluded.role WHERE lock_people.role != excluded.role",
+            (lock_id, user_id, role, self._clock()))
+        return changed > 0
+
+    async def people(self, lock_id: str) -> builtins.list[LockPerson]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM lock_people WHERE lock_id = ? ORDER BY created_at, user_id", (lock_id,))
+        return [from_row(LockPerson, r) for r in rows]
+
+    async def locks_of(self, user_id: int) -> builtins.list[LockPerson]:
+        """The locks this member proved they hold, newest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM lock_people WHERE user_id = ? ORDER BY created_at DESC, lock_id", (user_id,))
+        return [from_row(LockPerson, r) for r in rows]
 
     async def limits(self, lock_id: str) -> builtins.list[LimitsRow]:
         rows = await self._db.fetchall(

@@ -189,3 +189,25 @@ async def _refusal(rig, link) -> str:
     except Refused as err:
         return str(err)
     raise AssertionError("the action was not refused")
+
+
+async def test_an_entry_recorded_for_one_lock_is_never_sent_to_the_next_lock_of_the_link(rigs, make_standin,
+                                                                                      fake_clock):
+    """Recorded for lock A, the entry waits (a 429); meanwhile the link now points at lock B (the owner linked
+    their next lock): the entry is withdrawn, lock B sees nothing."""
+    chastify = make_standin(clock=fake_clock)
+    rig = await rigs(chastify, fake_clock)
+    link, lock_a = await rig.link("dev-token-first")
+    chastify.faults.force_429 = 1
+    chastify.faults.retry_after_429 = 120
+    result = await rig.core.act(PLACE, OWNER, link, add(600))
+    assert result.status == "pending"
+    lock_b = chastify.add_lock("dev-token-second")
+    # the link row moves to lock B as a relink writes it (without Core.link's cancelling, as in a race)
+    await rig.store.links.upsert(guild_id=link.guild_id, owner_id=link.owner_id,
+                                 token_ciphertext=rig.core.vault.encrypt("dev-token-second"), lock_id=lock_b.id,
+                                 role="wearer")
+    await rig.core.outbox.drain()
+    assert history_actions(lock_a) == [] and history_actions(lock_b) == []
+    [entry] = await rig.store.outbox.list_by_status("cancelled")
+    assert entry.error_message == "the owner linked another lock"

@@ -159,24 +159,51 @@ async def test_the_24h_budget_is_the_lock_s_across_servers_and_links(two):
 
 async def test_limits_set_by_either_person_apply_lock_wide_and_the_strictest_wins(two):
     await two.wearer_a.slash(two.chan_a, "chastify limits", max_add="2h", max_add_per_day="8h")
-    await two.keyholder_b.slash(two.chan_b, "chastify limits", max_add="30m")
+    await two.keyholder_b.slash(two.chan_b, "chastify limits", max_add="30m", max_add_per_day="10h")
     too_much = refusal(await two.friend_a.slash(two.chan_a, "lock add-time", duration="1h"))
     assert "at most 30m per action" in too_much
-    # the keyholder's stricter per-action limit holds in the wearer's server; the wearer's looser daily cap is
-    # the only daily cap set, so it applies
+    # the keyholder's stricter per-action limit holds in the wearer's server, the wearer's stricter daily cap in
+    # the keyholder's
     for _ in range(3):
         assert "Applied" in texts(reply(await two.friend_a.slash(two.chan_a, "lock add-time", duration="30m")))
     shown = reply(await two.keyholder_b.slash(two.chan_b, "chastify limits"))
+    assert shown.embeds[0].title == "Limits on Weekend Challenge"
     fields = {f.name: f.value for f in shown.embeds[0].fields}
     assert fields["Most added per action"] == "30m" and fields["Most added per 24 h"] == "8h"
+
+
+async def test_one_person_alone_cannot_loosen_the_lock_past_the_defaults(two):
+    # the wearer never chose limits: the defaults (1h per action, 4h a day) stand for them
+    await two.keyholder_b.slash(two.chan_b, "chastify limits", max_add="10d", max_add_per_day="20d")
+    assert "at most 1h per action" in refusal(await two.friend_a.slash(two.chan_a, "lock add-time", duration="5h"))
+    # and unlinking does not make the keyholder's choice the only one
+    await two.keyholder_b.slash(two.chan_b, "chastify unlink")
+    assert "at most 1h per action" in refusal(await two.friend_a.slash(two.chan_a, "lock add-time", duration="5h"))
+    # once the wearer loosens too, the looser limit is everyone's choice
+    await two.wearer_a.slash(two.chan_a, "chastify limits", max_add="6h", max_add_per_day="1d")
+    assert "Applied" in texts(reply(await two.friend_a.slash(two.chan_a, "lock add-time", duration="5h")))
 
 
 async def test_a_second_link_of_the_same_lock_in_one_server_is_refused(two):
     before = await two.env.bot.core.links(two.a.id)
     refused = refusal(await two.link(two.keyholder_a, two.chan_a, KEYHOLDER_TOKEN))
     assert "already linked in this server by" in refused and f"<@{two.wearer_a.id}>" in refused
-    assert "/chastify trust" in refused and "Nothing was saved" in refused
+    assert "/chastify trust" in refused and "Your token was not saved" in refused
     assert await two.env.bot.core.links(two.a.id) == before
+
+
+async def test_the_holder_whose_link_was_refused_still_has_their_safeword_and_limits(two):
+    """The keyholder linked the lock in Server B first; the wearer's own link there is refused, yet their token
+    proved they hold the lock: their safeword and limits work from Server B."""
+    refusal(await two.link(two.wearer_b, two.chan_b, WEARER_TOKEN))  # refused: the keyholder linked it here
+    await two.wearer_a.slash(two.chan_a, "chastify unlink")  # and the wearer has no link left anywhere
+    limits = reply(await two.wearer_b.slash(two.chan_b, "chastify limits", max_add="15m"))
+    assert {f.name: f.value for f in limits.embeds[0].fields}["Most added per action"] == "15m"
+    assert "at most 15m per action" in refusal(await two.friend_b.slash(two.chan_b, "lock add-time", duration="1h"))
+    said = reply(await two.wearer_b.slash(two.chan_b, "chastify safeword"))
+    assert "Paused **Weekend Challenge**" in said.content
+    assert "paused" in refusal(await two.friend_b.slash(two.chan_b, "lock add-time", duration="10m"))
+    assert writes(two.chastify) == []
 
 
 async def test_unlink_relink_and_a_new_token_never_lift_the_pause_nor_reset_the_budget(two):
@@ -270,3 +297,22 @@ async def test_a_bulk_delete_cancels_the_votes_whose_messages_went(two):
     await two.env.advance_time(601)
     assert writes(two.chastify) == []
     assert await two.env.bot.core.store.votes.list_open() == []
+
+
+async def test_a_board_applies_nothing_more_once_the_owner_left(two):
+    board = await two.friend_b.slash(two.chan_b, "vote board", add_per_vote="10m", window="1d")
+    message = board.response.message
+    for voter in two.voters(two.b, 3, "voter"):
+        await voter.react(message, "🔼")
+    two.b.remove_member(two.keyholder_b)
+    await two.env.advance_time(2 * 300 + 5)  # two of the board's flush periods
+    assert writes(two.chastify) == []
+    assert "Cancelled: the lock's owner is no longer a member of this server." in texts(current(two.chan_b, message.id))
+
+
+async def test_a_person_s_limits_come_with_them_to_their_next_lock(two):
+    await two.wearer_a.slash(two.chan_a, "chastify limits", max_add="15m")
+    two.chastify.end_lock(two.lock.id)
+    two.chastify.add_lock(WEARER_TOKEN, title="Next Challenge", remaining=86400)  # the token's new active lock
+    assert "Re-linked **Next Challenge**" in reply(await two.link(two.wearer_a, two.chan_a, WEARER_TOKEN)).content
+    assert "at most 15m per action" in refusal(await two.friend_a.slash(two.chan_a, "lock add-time", duration="1h"))

@@ -139,6 +139,7 @@ async def test_migration_004_merges_consent_per_lock_without_loss(tmp_path: Path
     async with await Store.open(path, clock=lambda: 10.0) as store:
         assert await store.db.user_version() == len(real)
         assert [p.user_id for p in await store.consent.pauses(lock)] == [10]
+        assert sorted(p.user_id for p in await store.consent.people(lock)) == [10, 20]  # 006: who holds it
         assert not await store.consent.is_paused(other)
         assert {link.state for link in await store.links.list_all()} == {"active"}
         consent = Consent(store, LimitsSettings(), clock=lambda: 10.0)
