@@ -7,7 +7,8 @@ by :meth:`Consent.judge`, and the outbox asks it again right before each send at
 
 The pause lives in the database (``lock_pauses``). A safeword said in this process is also held in memory at
 once, before its first await (:meth:`hold`), and the outbox's guarded requests read that synchronously right
-before they leave: no await separates that answer from the send.
+before they are handed to the HTTP client: no await separates that answer from the hand-over (connecting may still
+take a moment; a request handed over cannot be called back).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Status flow of an entry (``bot/store`` keeps it):
 An entry is claimed (``sent``) only when its request goes out now: the budget wait, a 429's Retry-After and a
 connection retry all happen with the entry back in ``pending``, where a safeword cancels it. Right before each
 send attempt the lock's consent is asked again (pause, link, limits, 24 h budget), and the client asks the
-in-memory pause synchronously right before the bytes leave (``Consent.guard``).
+in-memory pause synchronously right before the request is handed to httpx (``Consent.guard``).
 
 A done entry then writes one custom log on the lock, with its own small state (``log_state``):
 pending --> sending --> written | failed | unknown. The log is best effort: its failure never makes the action

@@ -17,8 +17,9 @@ Retry rules (the heart of "never apply a vote twice"):
   :class:`OutcomeUnknown` at once. The write is NEVER sent again.
 * Guarded writes (``client.dev(..., guard=...)``, the outbox's lock actions) never wait at all: no limiter
   wait, no 429 wait, no backoff. They raise at once (RateLimited, ChastifyUnavailable) so the caller can queue
-  them where a safeword can cancel them, and the guard is asked synchronously right before the request leaves
-  (:class:`Withdrawn` when it says no).
+  them where a safeword can cancel them, and the guard is asked synchronously right before the request is handed
+  to httpx (:class:`Withdrawn` when it says no). What follows, waiting for a pooled connection and connecting,
+  can take up to the connect timeout: a request handed over cannot be called back.
 
 No token ever reaches a repr, a log line or an exception: tokens live in :class:`_Secret`, logs carry method,
 path, status and duration only, and httpx exceptions are converted to plain data before anything is raised.
@@ -73,7 +74,7 @@ log = logging.getLogger("bot.chastify")
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
-# Asked synchronously right before a guarded request leaves: None lets it go, a text withdraws it (Withdrawn).
+# Asked synchronously right before a guarded request is handed to httpx: None lets it go, a text withdraws it.
 Guard = Callable[[], str | None]
 JSONObject = dict[str, Any]
 
