@@ -1,7 +1,9 @@
 """Builds the bot: ``create_bot(settings)`` -> a ``commands.Bot`` whose ``setup_hook`` opens the database,
-the token vault and the Chastify client and loads every cog; ``close()`` closes them all.
+the token vault and the Chastify client, builds the core (``bot.wiring``) and loads the extensions by name;
+``close()`` closes them all.
 
-One of the two modules of ``bot/`` that import discord (the other is the CLI).
+One of the two modules of ``bot/`` that import discord (the other is the CLI). It imports no cog: the Discord
+layer (commands, listeners, the central error handler) is the extensions in ``EXTENSIONS``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from bot.config import Settings
 from bot.keycheck import open_vault
 from bot.services import Core
 from bot.store import Store
+from bot.wiring import build_core
 
 log = logging.getLogger("bot.app")
 
-EXTENSIONS = ("cogs.chastify", "cogs.lock", "cogs.votes")
+# the Discord layer, loaded by name: the central error handler first, then the commands
+EXTENSIONS = ("cogs.errors", "cogs.chastify", "cogs.lock", "cogs.votes")
 
 # Least permissions the bot needs (see README): view channels, send messages, embed links,
 # read message history (to reconcile reactions after a restart), add reactions (the ✅ ❌ 🔼 🔽 it puts on votes).
@@ -33,6 +37,27 @@ INVITE_PERMISSIONS = discord.Permissions(
 def discord_clock() -> float:
     """Discord's notion of now (simcord makes it virtual in tests)."""
     return discord.utils.utcnow().timestamp()
+
+
+class DiscordPresence:
+    """Whether a member is still in a server, asked of Discord (one REST call; the core caches the answer)."""
+
+    def __init__(self, bot: discord.Client) -> None:
+        self._bot = bot
+
+    async def member_present(self, guild_id: int, member_id: int) -> bool | None:
+        guild = self._bot.get_guild(guild_id)
+        if guild is None:
+            return False  # the bot itself is no longer there
+        try:
+            await guild.fetch_member(member_id)
+        except discord.NotFound:
+            return False
+        except discord.HTTPException as err:
+            log.warning("could not fetch a lock owner's membership (%s)", type(err).__name__,
+                        extra={"guild": guild_id})
+            return None
+        return True
 
 
 class ChastifyBot(commands.Bot):
@@ -63,13 +88,10 @@ class ChastifyBot(commands.Bot):
             c.base_url,
             timeouts=Timeouts(connect=c.connect_timeout, read=c.read_timeout, total=c.total_timeout),
             limiter=limiter, max_retries=c.max_retries)
-        self.core = Core(settings=settings, store=store, vault=vault, client=self._client, limiter=limiter,
-                         clock=self.clock)
+        self.core = build_core(settings, store=store, vault=vault, client=self._client, limiter=limiter,
+                               clock=self.clock, presence=DiscordPresence(self))
         for ext in EXTENSIONS:
             await self.load_extension(ext)
-        from cogs._errors import install_error_handler
-
-        install_error_handler(self.tree)
         await self.core.outbox.recover()
 
     async def close(self) -> None:
@@ -78,6 +100,7 @@ class ChastifyBot(commands.Bot):
                 await self.unload_extension(ext)
             if hasattr(self, "core"):
                 await self.core.outbox.close()
+                await self.core.aclose()
             if self._client is not None:
                 await self._client.aclose()
             if self._store is not None:

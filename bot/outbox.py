@@ -31,7 +31,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.actions import Action, ActionKind, Payload
@@ -54,6 +53,8 @@ from bot.chastify import (
 from bot.clock import Clock
 from bot.consent import Consent
 from bot.durations import format_duration
+from bot.events import ActionFinished, Events, LinkGone
+from bot.outcomes import SendResult, Status
 from bot.store import Store
 from bot.store.models import Link, OutboxEntry
 from bot.vault import Vault, VaultError
@@ -63,44 +64,25 @@ log = logging.getLogger("bot.outbox")
 MAX_SEND_ATTEMPTS = 8
 RETRY_CAP = 60.0  # seconds: a send that could not leave is tried again after 2, 4, 8 ... at most this
 
-Status = Literal["pending", "done", "failed", "uncertain", "cancelled", "refused"]
 Source = Literal["direct", "vote", "board"]
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class SendResult:
-    entry_id: int
-    status: Status
-    message: str
-    retry_after: float | None = None
-    session: Session | None = None
-
-    @property
-    def applied(self) -> bool:
-        return self.status == "done"
-
-
-# Called with (link, result) whenever an entry reaches a final state, so the Discord side can update the
-# vote message or tell the owner. Set by the application.
-ResultHook = Callable[[Link, OutboxEntry, SendResult], Awaitable[None]]
-LinkGoneHook = Callable[[Link, Literal["ended", "broken"], str], Awaitable[None]]
 
 
 class Outbox:
     """Records and sends lock actions. ``consent`` judges each one when it is recorded and again right before
     each send attempt, under one lock per Chastify lock, so two links of the same lock (two servers) can never
-    both fit into what is left of the owner's daily limit."""
+    both fit into what is left of the owner's daily limit. It tells what became of each action, and that a link's
+    token or lock is gone, through ``events`` (:class:`ActionFinished`, :class:`LinkGone`)."""
 
-    def __init__(self, store: Store, client: ChastifyClient, vault: Vault, clock: Clock, consent: Consent) -> None:
+    def __init__(self, store: Store, client: ChastifyClient, vault: Vault, clock: Clock, consent: Consent,
+                 events: Events, *, sleep: Sleep = asyncio.sleep) -> None:
         self.store = store
         self.client = client
         self.vault = vault
         self.clock = clock
         self.consent = consent
-        self.on_result: ResultHook | None = None
-        self.on_link_gone: LinkGoneHook | None = None
-        self.sleep: Sleep = asyncio.sleep  # waits before a retry (tests pass a fake clock's sleep)
+        self.events = events
+        self.sleep = sleep  # waits before a retry (tests pass a fake clock's sleep)
         self._retry_tasks: dict[int, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # per Chastify lock: one sender at a time, in order
 
@@ -339,14 +321,9 @@ class Outbox:
 
     async def _tell_unrecorded(self, link: Link, entry: OutboxEntry, action: Action) -> None:
         """The owner hears of an action Chastify applied that the bot could not record (as of an uncertain one)."""
-        if self.on_result is None:
-            return
-        try:
-            await self.on_result(link, entry, SendResult(
-                entry.id, "uncertain", f"Chastify applied **{action.shown()}**, but the bot could not record it "
-                "(a database error). It will not be sent again; check the lock's history."))
-        except Exception:
-            log.exception("telling the owner about an unrecorded action failed")
+        await self.events.publish(ActionFinished(link, entry, SendResult(
+            entry.id, "uncertain", f"Chastify applied **{action.shown()}**, but the bot could not record it "
+            "(a database error). It will not be sent again; check the lock's history.")))
 
     async def _requeue(self, link: Link, entry: OutboxEntry, retry_after: float | None, code: str,
                        why: str) -> SendResult:
@@ -443,19 +420,14 @@ class Outbox:
                                    outcome=outcome, detail=_detail(detail, entry))
 
     async def _link_gone(self, link: Link, state: Literal["ended", "broken"], message: str) -> None:
-        if self.on_link_gone is not None:
-            await self.on_link_gone(link, state, message)
-        elif await self.store.links.set_state(link.id, state, expected="active"):
+        if await self.store.links.set_state(link.id, state, expected=("active", "paused")):
             await self.cancel_pending(link.id, message)
+            await self.events.publish(LinkGone(link, state, message))  # said once: only when it changed
 
     async def _finish(self, link: Link, entry_id: int, result: SendResult) -> SendResult:
-        if self.on_result is not None:
-            entry = await self.store.outbox.get(entry_id)
-            if entry is not None:
-                try:
-                    await self.on_result(link, entry, result)
-                except Exception:
-                    log.exception("result hook failed")
+        entry = await self.store.outbox.get(entry_id)
+        if entry is not None:
+            await self.events.publish(ActionFinished(link, entry, result))
         return result
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from bot.actions import Action, log_description, log_title
 from bot.chastify import (
@@ -33,10 +33,12 @@ from bot.config import Settings
 from bot.consent import Consent
 from bot.durations import format_duration
 from bot.errors import NotAllowed, NotLinked, Refused, UserError
-from bot.outbox import Outbox, SendResult
+from bot.events import ActionFinished, Events, LinkGone, OwnerNotice, VotesCancelled
+from bot.outbox import Outbox
+from bot.outcomes import SendResult
 from bot.policy import Decision, LockState, OwnerLimits
 from bot.store import Store
-from bot.store.models import AuditEntry, GuildSettings, Link, LockPause, OutboxEntry, TrustEntry
+from bot.store.models import AuditEntry, GuildSettings, Link, LockPause, TrustEntry
 from bot.vault import Vault, VaultError, normalize_token
 from bot.votes import cancelled_text
 
@@ -113,20 +115,18 @@ class GuildRules:
     min_account_age_days: int
 
 
-@dataclass
-class Hooks:
-    """Callbacks into the Discord side, set by the cogs (the core never imports discord)."""
+class Presence(Protocol):
+    """Whether a member is still in a server, asked of Discord (the bot has no members intent, so it asks when it
+    matters); None when Discord could not say."""
 
-    # (link, message): tell the owner something important (uncertain action, broken token, lock ended)
-    tell_owner: Callable[[Link, str], Awaitable[None]] | None = None
-    # (link, reason): the link's open votes/boards were cancelled (safeword, unlink, lock gone)
-    votes_cancelled: Callable[[Link, list[int], str], Awaitable[None]] | None = None
-    # (link, entry, result): an outbox entry reached a final state (after the owner was told when uncertain)
-    outbox_result: Callable[[Link, OutboxEntry, SendResult], Awaitable[None]] | None = None
-    # (guild id, member id): is the member still in that server? (a REST fetch: the bot has no members intent);
-    # None when Discord could not say
-    member_present: Callable[[int, int], Awaitable[bool | None]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    async def member_present(self, guild_id: int, member_id: int) -> bool | None: ...
+
+
+class NoPresence:
+    """A world where nobody can say (the core alone, scripts): every owner counts as present."""
+
+    async def member_present(self, guild_id: int, member_id: int) -> bool | None:
+        return None
 
 
 def _owner_left_text(link: Link) -> str:
@@ -158,10 +158,11 @@ def chastify_problem(err: ChastifyError) -> str:
 
 
 class Core:
-    """Everything the cogs need, built once per process by ``bot.app``."""
+    """Everything the cogs need, built once per process by ``bot.wiring.build_core``."""
 
     def __init__(self, *, settings: Settings, store: Store, vault: Vault, client: ChastifyClient,
-                 limiter: ActionLimiter, clock: Clock) -> None:
+                 limiter: ActionLimiter, clock: Clock, consent: Consent, outbox: Outbox, events: Events,
+                 presence: Presence) -> None:
         self.settings = settings
         self.store = store
         self.vault = vault
@@ -169,11 +170,12 @@ class Core:
         self.limiter = limiter
         self._rules: dict[int, tuple[GuildSettings, GuildRules]] = {}
         self.clock = clock
-        self.consent = Consent(store, settings.limits, clock)
-        self.outbox = Outbox(store, client, vault, clock, self.consent)
-        self.hooks = Hooks()
-        self.outbox.on_link_gone = self._on_link_gone
-        self.outbox.on_result = self._on_outbox_result
+        self.consent = consent
+        self.outbox = outbox
+        self.events = events
+        self.presence = presence
+        self._unsubscribe = [events.subscribe(LinkGone, self._on_link_gone_event),
+                             events.subscribe(ActionFinished, self._on_action_finished)]
         self._background: set[asyncio.Task[None]] = set()
         self._presence: dict[tuple[int, int], tuple[float, bool]] = {}
 
@@ -296,6 +298,15 @@ class Core:
         if session.lock_data.lock_title and session.lock_data.lock_title != link.title:
             await self.store.links.set_title(link.id, session.lock_data.lock_title)
         return StatusView(link, session, None, state, votes)
+
+    async def change_settings(self, guild_id: int, changes: Mapping[str, Any], *, reset: bool = False) -> GuildRules:
+        """A server's vote settings (Manage Server, checked by the command): forget them all first with ``reset``,
+        then set ``changes``; returns the rules now in force."""
+        if reset:
+            await self.store.settings.reset(guild_id)
+        if changes:
+            await self.store.settings.update(guild_id, **changes)
+        return await self.vote_rules(guild_id)
 
     async def vote_rules(self, guild_id: int) -> GuildRules:
         g = await self.store.settings.get(guild_id)
@@ -468,6 +479,12 @@ class Core:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def aclose(self) -> None:
+        """Stop listening and let background work finish (the outbox is closed by whoever built it)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        await self.settle()
+
     async def settle(self) -> None:
         """Wait for background work (the safeword's log line) to finish."""
         while self._background:
@@ -517,23 +534,18 @@ class Core:
         """What the lock's consent says about this action now."""
         return await self.consent.judge(link, action, source)
 
-    async def _on_outbox_result(self, link: Link, entry: OutboxEntry, result: SendResult) -> None:
+    async def _on_action_finished(self, event: ActionFinished) -> None:
         """An action ended: an uncertain one is shown to the owner with the lock's current state."""
+        link, entry, result = event.link, event.entry, event.result
         if result.status == "uncertain":
             source = {"direct": "a command", "vote": "a vote", "board": "a time board"}.get(entry.source, "the bot")
             await self._tell_owner(link, f"An action from {source} on your lock "
                                          f"**{link.title or link.lock_id}** needs your attention. {result.message}")
-        if self.hooks.outbox_result is not None:
-            await self.hooks.outbox_result(link, entry, result)
 
     async def _tell_owner(self, link: Link, message: str) -> None:
-        if self.hooks.tell_owner is None:
+        if not self.events.subscribers(OwnerNotice):
             log.warning("nobody to tell the owner", extra={"guild": link.guild_id, "lock": link.lock_id})
-            return
-        try:
-            await self.hooks.tell_owner(link, message)
-        except Exception:
-            log.exception("telling the owner failed", extra={"guild": link.guild_id, "lock": link.lock_id})
+        await self.events.publish(OwnerNotice(link, message))
 
     def _check_rate(self, link: Link, needed: int = 2) -> None:
         """Each action is one Chastify call plus one custom log: refuse rather than queue when the lock's
@@ -558,7 +570,7 @@ class Core:
         if hit is not None and now - hit[0] < self.PRESENCE_TTL:
             present = hit[1]
         else:
-            answer = await self.hooks.member_present(*key) if self.hooks.member_present is not None else None
+            answer = await self.presence.member_present(*key)
             if answer is None:
                 log.warning("could not confirm the lock owner is still a member",
                             extra={"guild": link.guild_id, "lock": link.lock_id})
@@ -591,6 +603,12 @@ class Core:
 
     def forget_presence(self, guild_id: int, member_id: int) -> None:
         self._presence.pop((guild_id, member_id), None)
+
+    async def note_undelivered(self, link: Link, message: str) -> None:
+        """The owner could not be told (they take no DMs): the message goes to the audit log, where
+        `/chastify history` shows it."""
+        await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=link.owner_id, source="bot",
+                                   action_summary="tell the owner", outcome="undelivered", detail=message[:500])
 
     async def history(self, link: Link, limit: int = 15, *, refusal_groups: int = 8,
                       refusal_window: int = 500) -> tuple[list[AuditEntry], list[tuple[AuditEntry, int]]]:
@@ -634,6 +652,11 @@ class Core:
         if not await self.store.links.set_state(link.id, state, expected=("active", "paused")):
             return  # already marked: say it once
         await self.outbox.cancel_pending(link.id, message)
+        await self._on_link_gone_event(LinkGone(link, state, message))
+
+    async def _on_link_gone_event(self, event: LinkGone) -> None:
+        """A link was just marked ended or broken (here or by the outbox): its votes go, the owner is told."""
+        link, state, message = event.link, event.state, event.message
         ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(message))
         await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=None, source="chastify",
                                    action_summary=f"link {state}", outcome=state, detail=message)
@@ -646,6 +669,6 @@ class Core:
         await self._tell_owner(link, what)
 
     async def _notify_cancelled(self, link: Link, ids: list[int], reason: str) -> None:
-        if ids and self.hooks.votes_cancelled is not None:
-            await self.hooks.votes_cancelled(link, ids, reason)
+        if ids:
+            await self.events.publish(VotesCancelled(link, ids, reason))
 

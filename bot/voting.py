@@ -30,10 +30,11 @@ from typing import Any, Literal
 from bot.actions import DURATION_BOUNDS, Action, ActionKind, log_description, log_title
 from bot.durations import format_duration, format_signed
 from bot.errors import NotAllowed, Refused, UserError
-from bot.outbox import SendResult
+from bot.events import ActionFinished, VotesCancelled
+from bot.outcomes import SendResult
 from bot.policy import effective_quorum
 from bot.services import Core, Member, Place
-from bot.store.models import BallotChange, Link, OutboxEntry, Vote
+from bot.store.models import BallotChange, Link, Vote
 from bot.votes import FOR, Outcome, Rules, Tally, Verdict, at_deadline, board_net, cancelled_text, early
 
 log = logging.getLogger("bot.voting")
@@ -155,11 +156,14 @@ class Display:
 
 
 class VoteService:
-    def __init__(self, core: Core) -> None:
+    """Votes and boards on the locks of every server: proposals, ballots, live tallies, deadlines, closing, and
+    catching up after a restart. ``display`` is the Discord side (``cogs/votes.py``); the default shows nothing."""
+
+    def __init__(self, core: Core, display: Display | None = None) -> None:
         self.core = core
         self.store = core.store
         self.clock = core.clock
-        self.display: Display = Display()
+        self.display: Display = display if display is not None else Display()
         self.open: dict[int, OpenVote] = {}
         self.by_message: dict[int, int] = {}
         self._pending: list[BallotChange] = []
@@ -177,9 +181,8 @@ class VoteService:
         self._unreconciled: set[int] = set()
         self._catching: dict[int, asyncio.Task[None]] = {}
         self._catch_up_all: asyncio.Task[int] | None = None
-        core.hooks.votes_cancelled = self._cancelled_elsewhere
-        self._next_outbox_hook = core.hooks.outbox_result
-        core.hooks.outbox_result = self._outbox_result
+        self._unsubscribe = [core.events.subscribe(VotesCancelled, self._cancelled_elsewhere),
+                             core.events.subscribe(ActionFinished, self._outbox_result)]
 
     # ================================================================== proposing
     async def propose(self, place: Place, proposer: Member, link: Link, action: Action, *,
@@ -710,10 +713,12 @@ class VoteService:
         return _outcome_text(head, result), _status_of(result)
 
     # ================================================================== cancelling
-    async def cancel(self, vote_id: int, actor: Member) -> Vote:
+    async def cancel(self, vote_id: int, actor: Member, *, guild_id: int | None = None) -> Vote:
+        """Cancel an open vote (its proposer, the lock's owner or Manage Server); ``guild_id``: only a vote of
+        that server."""
         vote = await self.store.votes.get(vote_id)
-        if vote is None:
-            raise UserError("There is no such vote.")
+        if vote is None or (guild_id is not None and vote.guild_id != guild_id):
+            raise UserError(f"There is no vote #{vote_id} in this server (see `/vote list`).")
         link = await self.store.links.get_by_id(vote.link_id)
         allowed = actor.id == vote.proposer_id or actor.manage_guild or (link is not None and link.owner_id == actor.id)
         if not allowed:
@@ -742,9 +747,10 @@ class VoteService:
             await self._show(ov.id)
         return ok
 
-    async def _cancelled_elsewhere(self, link: Link, ids: list[int], reason: str) -> None:
-        """The core cancelled these votes in the database (safeword, unlink, lock gone)."""
-        for vote_id in ids:
+    async def _cancelled_elsewhere(self, event: VotesCancelled) -> None:
+        """The core cancelled these votes in the database (safeword, unlink, lock gone, owner gone)."""
+        reason = event.reason
+        for vote_id in event.vote_ids:
             ov = self.open.get(vote_id)
             if ov is not None:
                 async with ov.ballot_order:
@@ -752,22 +758,19 @@ class VoteService:
                 self._forget(ov)
             await self._show(vote_id, cancelled_text(reason))
 
-    async def _outbox_result(self, link: Link, entry: OutboxEntry, result: SendResult) -> None:
+    async def _outbox_result(self, event: ActionFinished) -> None:
         """An action that was queued (Chastify rate limiting or unreachable) reached its end later: the vote's
         message says how it ended."""
-        try:
-            if entry.source in ("vote", "board") and entry.source_id is not None:
-                vote = await self.store.votes.get(entry.source_id)
-                if vote is not None and vote.outcome_reason and _QUEUED in vote.outcome_reason \
-                        and vote.status == "passed":
-                    head = vote.outcome_reason.partition(_QUEUED)[0]
-                    text = _outcome_text(head, result)
-                    if await self.store.votes.set_status(vote.id, _status_of(result), from_status="passed",
-                                                         outcome_reason=text):
-                        await self._show(vote.id)
-        finally:
-            if self._next_outbox_hook is not None:
-                await self._next_outbox_hook(link, entry, result)
+        entry, result = event.entry, event.result
+        if entry.source in ("vote", "board") and entry.source_id is not None:
+            vote = await self.store.votes.get(entry.source_id)
+            if vote is not None and vote.outcome_reason and _QUEUED in vote.outcome_reason \
+                    and vote.status == "passed":
+                head = vote.outcome_reason.partition(_QUEUED)[0]
+                text = _outcome_text(head, result)
+                if await self.store.votes.set_status(vote.id, _status_of(result), from_status="passed",
+                                                     outcome_reason=text):
+                    await self._show(vote.id)
 
     def _forget(self, ov: OpenVote) -> None:
         self.open.pop(ov.id, None)
@@ -812,6 +815,8 @@ class VoteService:
             self._catch_up_all = asyncio.create_task(self.reconcile_all(), name="vote-catch-up")
 
     async def aclose(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
         self._running = False
         if self._timer is not None:
             self._timer.cancel()

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.app import ChastifyBot
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.errors import NotAllowed, UserError
+from bot.events import OwnerNotice
 from bot.policy import OwnerLimits
 from bot.services import Core
 from bot.store.models import AuditEntry, Link
@@ -82,30 +83,13 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         return self.bot.core
 
     async def cog_load(self) -> None:
-        self.core.hooks.tell_owner = self.tell_owner
-        self.core.hooks.member_present = self.member_present
+        self._unsubscribe = self.core.events.subscribe(OwnerNotice, self._owner_notice)
 
     async def cog_unload(self) -> None:
-        if self.core.hooks.tell_owner == self.tell_owner:
-            self.core.hooks.tell_owner = None
-        if self.core.hooks.member_present == self.member_present:
-            self.core.hooks.member_present = None
+        self._unsubscribe()
 
-    async def member_present(self, guild_id: int, member_id: int) -> bool | None:
-        """Is the member still in the server? The bot has no members intent, so it asks Discord (one REST call;
-        the core caches the answer briefly). None when Discord could not say."""
-        guild = self.bot.get_guild(guild_id)
-        if guild is None:
-            return False  # the bot itself is no longer there
-        try:
-            await guild.fetch_member(member_id)
-        except discord.NotFound:
-            return False
-        except discord.HTTPException as err:
-            log.warning("could not fetch a lock owner's membership (%s)", type(err).__name__,
-                        extra={"guild": guild_id})
-            return None
-        return True
+    async def _owner_notice(self, notice: OwnerNotice) -> None:
+        await self.tell_owner(notice.link, notice.message)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
@@ -126,9 +110,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         except discord.HTTPException as err:
             log.info("could not DM the lock owner (%s)", type(err).__name__,
                      extra={"guild": link.guild_id, "lock": link.lock_id})
-            await self.core.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=link.owner_id,
-                                            source="bot", action_summary="tell the owner",
-                                            outcome="undelivered", detail=message[:500])
+            await self.core.note_undelivered(link, message)
 
     # ---------------------------------------------------------------- link / unlink
     @app_commands.command(name="link", description="Link your active Chastify lock with your DEV token")
@@ -224,7 +206,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         kind = "role" if isinstance(who, discord.Role) else "member"
         added = await self.core.trust(link, kind, who.id)
         text = f"{who.mention} {'can now' if added else 'could already'} act on your lock."
-        await interaction.response.send_message(text + await self._trusted_text(link.id), ephemeral=True,
+        await interaction.response.send_message(text + await self._trusted_text(link), ephemeral=True,
                                                 allowed_mentions=NONE)
 
     @app_commands.command(name="untrust", description="Stop a member or role acting on your lock")
@@ -234,11 +216,11 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         kind = "role" if isinstance(who, discord.Role) else "member"
         removed = await self.core.untrust(link, kind, who.id)
         text = f"{who.mention} {'can no longer' if removed else 'was not trusted and cannot'} act on your lock."
-        await interaction.response.send_message(text + await self._trusted_text(link.id), ephemeral=True,
+        await interaction.response.send_message(text + await self._trusted_text(link), ephemeral=True,
                                                 allowed_mentions=NONE)
 
-    async def _trusted_text(self, link_id: int) -> str:
-        entries = await self.core.store.trust.list(link_id)
+    async def _trusted_text(self, link: Link) -> str:
+        entries = await self.core.trusted(link)
         if not entries:
             return "\nNobody else is trusted."
         names = [f"<@&{e.target_id}>" if e.kind == "role" else f"<@{e.target_id}>" for e in entries]
@@ -285,11 +267,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                 changes[key] = value
         if majority is not None:
             changes["majority"] = majority / 100
-        if reset:
-            await self.core.store.settings.reset(gid)
-        if changes:
-            await self.core.store.settings.update(gid, **changes)
-        rules = await self.core.vote_rules(gid)
+        rules = await self.core.change_settings(gid, changes, reset=reset)
         embed = discord.Embed(title="Vote settings" + (" (updated)" if changes or reset else ""), colour=OK)
         embed.add_field(name="Vote channel", value=f"<#{rules.channel_id}>" if rules.channel_id else "where asked")
         embed.add_field(name="Voter role", value=f"<@&{rules.voter_role_id}>" if rules.voter_role_id else "everyone")

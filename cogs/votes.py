@@ -155,8 +155,7 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
 class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the server decide by reactions"):
     def __init__(self, bot: ChastifyBot) -> None:
         self.bot = bot
-        self.service = VoteService(bot.core)
-        self.service.display = DiscordDisplay(bot)
+        self.service = VoteService(bot.core, DiscordDisplay(bot))
         self._started = False
         super().__init__()
 
@@ -328,10 +327,7 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
             vote_id = int(vote.strip().lstrip("#"))
         except ValueError:
             raise UserError("Give the vote's number, e.g. `12` (see `/vote list`).") from None
-        row = await self.bot.core.store.votes.get(vote_id)
-        if row is None or row.guild_id != interaction.guild.id:
-            raise UserError(f"There is no vote #{vote_id} in this server (see `/vote list`).")
-        await self.service.cancel(vote_id, member_of(interaction))
+        await self.service.cancel(vote_id, member_of(interaction), guild_id=interaction.guild.id)
         await interaction.response.send_message(f"Vote #{vote_id} was cancelled.", ephemeral=True)
 
     # ------------------------------------------------------------------ reactions

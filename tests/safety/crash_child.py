@@ -21,11 +21,13 @@ from bot.actions import Action, ActionKind
 from bot.chastify import ChastifyClient
 from bot.chastify.client import DevApi
 from bot.config import load_settings
-from bot.services import Core, Member, Place
+from bot.events import OwnerNotice
+from bot.services import Member, Place
 from bot.store import Store
 from bot.store.models import Link
 from bot.store.repos import OutboxRepo
 from bot.vault import Vault
+from bot.wiring import build_core
 
 CRASHED = 70
 STEPS = ("enqueued", "claimed", "request_returned", "marking_done", "marked_done", "log_written")
@@ -79,14 +81,17 @@ async def main(cfg: dict[str, Any]) -> dict[str, Any]:
                              chastify={"base_url": cfg["base_url"], "max_retries": 2})
     store = await Store.open(cfg["db"])
     client = ChastifyClient(cfg["base_url"], max_retries=2)
-    core = Core(settings=settings, store=store, vault=Vault(cfg["key"]), client=client, limiter=client.limiter,
-                clock=store.clock)
+    core = build_core(settings, store=store, vault=Vault(cfg["key"]), client=client, limiter=client.limiter,
+                      clock=store.clock)
     told: list[str] = []
 
     async def tell_owner(link: Link, message: str) -> None:
         told.append(message)
 
-    core.hooks.tell_owner = tell_owner
+    async def on_notice(notice: OwnerNotice) -> None:
+        await tell_owner(notice.link, notice.message)
+
+    core.events.subscribe(OwnerNotice, on_notice)
     place, owner = Place(1, "Crash Club", 2, "general"), Member(3, "owner")
     out: dict[str, Any] = {}
     try:

@@ -9,6 +9,7 @@ hundreds of actions takes seconds.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from bot.actions import Action
 from bot.chastify import ActionLimiter, ChastifyClient, Timeouts
 from bot.config import load_settings
 from bot.durations import format_duration, format_signed
-from bot.services import Core, Member, Place
+from bot.events import OwnerNotice
+from bot.services import Core, Member, Place, Presence
 from bot.store import Store
 from bot.store.models import AuditEntry, Link
 from bot.vault import Vault
 from bot.voting import VoteService
+from bot.wiring import build_core
 from sandbox.chastify import StandIn
 from sandbox.chastify.server import RecordedRequest
 from sandbox.chastify.testing import FakeClock
@@ -72,7 +75,8 @@ class Rig:
 
 
 async def make_rig(tmp_path: Path, chastify: StandIn, clock: FakeClock, *, votes: dict[str, Any] | None = None,
-                   limits: dict[str, Any] | None = None, max_retries: int = 3,
+                   limits: dict[str, Any] | None = None, max_retries: int = 3, presence: Presence | None = None,
+                   outbox_sleep: Callable[[float], Awaitable[None]] | None = None,
                    timeouts: Timeouts = Timeouts(connect=5, read=10, total=10)) -> Rig:
     settings = load_settings(
         None,
@@ -94,15 +98,18 @@ async def make_rig(tmp_path: Path, chastify: StandIn, clock: FakeClock, *, votes
     client = ChastifyClient(chastify.base_url, timeouts=timeouts, limiter=limiter,
                             max_retries=max_retries, sleep=sleep, clock=clock, wall_clock=clock,
                             jitter=lambda: 0.5)
-    core = Core(settings=settings, store=store, vault=vault, client=client, limiter=limiter, clock=clock)
-    core.outbox.sleep = sleep
+    core = build_core(settings, store=store, vault=vault, client=client, limiter=limiter, clock=clock,
+                      presence=presence, sleep=outbox_sleep or sleep)
     rig = Rig(clock, chastify, core, VoteService(core), store, client)
     holder.append(rig)
 
     async def tell_owner(link: Link, message: str) -> None:
         rig.told.append((link.id, message))
 
-    core.hooks.tell_owner = tell_owner
+    async def told(notice: OwnerNotice) -> None:
+        await tell_owner(notice.link, notice.message)
+
+    core.events.subscribe(OwnerNotice, told)
     return rig
 
 

@@ -196,6 +196,13 @@ def _hours(at: float) -> str:
     return f"{(at - FakeClock().now) / 3600:.2f}h"
 
 
+class EveryoneHere:
+    """Both owners stay members of their servers."""
+
+    async def member_present(self, guild_id: int, member_id: int) -> bool | None:
+        return True
+
+
 class ConsentMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -310,14 +317,8 @@ class ConsentMachine(RuleBasedStateMachine):
         self.lock_id = fake.id
         self.rig = self.loop.run_until_complete(make_rig(
             Path(self.tmp.name), self.chastify, self.clock,
-            limits={"max_add_per_action": DEFAULT_PER_ACTION, "max_add_per_day": DEFAULT_PER_DAY}))
-        self.rig.core.outbox.sleep = self.timers.sleep
-        if hasattr(self.rig.core.hooks, "member_present"):  # both owners are members of their servers
-
-            async def present(guild_id: int, member_id: int) -> bool:
-                return True
-
-            self.rig.core.hooks.member_present = present
+            limits={"max_add_per_action": DEFAULT_PER_ACTION, "max_add_per_day": DEFAULT_PER_DAY},
+            presence=EveryoneHere(), outbox_sleep=self.timers.sleep))
 
         async def both() -> None:
             for name in PEOPLE:
