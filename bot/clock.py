@@ -5,11 +5,6 @@ The real bot passes a clock that follows discord's (and so simcord's virtual) ti
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 Clock = Callable[[], float]
-
-
-def system_clock() -> float:
-    return time.time()

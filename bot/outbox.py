@@ -28,7 +28,6 @@ marks logs caught ``sending`` as ``unknown``; and sends the ``pending`` entries.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -414,7 +413,7 @@ class Outbox:
             return None
 
     async def _audit(self, link: Link, entry: OutboxEntry, outcome: str, detail: str | None) -> None:
-        payload = Payload.model_validate_json(entry.action_json)
+        payload = payload_of(entry)
         await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=entry.actor_id,
                                    source=entry.source, action_summary=payload.action.summary(),
                                    outcome=outcome, detail=_detail(detail, entry))
@@ -471,7 +470,3 @@ def _detail(detail: str | None, entry: OutboxEntry) -> str | None:
 def payload_of(entry: OutboxEntry) -> Payload:
     return Payload.model_validate_json(entry.action_json)
 
-
-def describe(entry: OutboxEntry) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(entry.action_json)
-    return data

@@ -23,7 +23,7 @@ import asyncio
 import heapq
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -851,5 +851,3 @@ def _status_of(result: SendResult) -> Literal["passed", "failed", "refused", "ca
         return "failed"
     return "passed"  # done, queued or uncertain: the vote passed; the text says what became of the action
 
-
-VoteHook = Callable[[Snapshot], Awaitable[None]]

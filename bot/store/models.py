@@ -68,15 +68,11 @@ class GuildSettings:
     proposal_cooldown_seconds: int | None = None
     max_open_per_lock: int | None = None
     min_account_age_days: int | None = None
-    allow_owner_vote: bool | None = None
     updated_at: float | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> GuildSettings:
-        values = {f.name: row[f.name] for f in fields(cls)}
-        if values["allow_owner_vote"] is not None:
-            values["allow_owner_vote"] = bool(values["allow_owner_vote"])
-        return cls(**values)
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)

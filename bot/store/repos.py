@@ -162,7 +162,6 @@ class GuildSettingsRepo(_Repo):
             "proposal_cooldown_seconds",
             "max_open_per_lock",
             "min_account_age_days",
-            "allow_owner_vote",
         }
     )
 

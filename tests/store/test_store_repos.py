@@ -45,11 +45,11 @@ async def make_vote(store: Store, link_id: int, *, deadline: float = 2e9, propos
 
 async def test_guild_settings_default_update_and_reset(store: Store, clock: FakeClock) -> None:
     assert await store.settings.get(5) == GuildSettings(guild_id=5)
-    s = await store.settings.update(5, quorum=4, majority=0.6, allow_owner_vote=True, vote_channel_id=77)
-    assert (s.quorum, s.majority, s.allow_owner_vote, s.vote_channel_id) == (4, 0.6, True, 77)
+    s = await store.settings.update(5, quorum=4, majority=0.6, min_account_age_days=7, vote_channel_id=77)
+    assert (s.quorum, s.majority, s.min_account_age_days, s.vote_channel_id) == (4, 0.6, 7, 77)
     assert s.updated_at == clock.now
-    s = await store.settings.update(5, quorum=None, allow_owner_vote=False)
-    assert s.quorum is None and s.majority == 0.6 and s.allow_owner_vote is False
+    s = await store.settings.update(5, quorum=None, min_account_age_days=0)
+    assert s.quorum is None and s.majority == 0.6 and s.min_account_age_days == 0
     assert await store.settings.reset(5)
     assert await store.settings.get(5) == GuildSettings(guild_id=5)
 
