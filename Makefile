@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot
+	$(BIN)/mypy bot cogs sandbox bench
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -132,7 +132,9 @@ async def _hour(size: EconomySize, bot: Any, env: Any, chastify: StandIn, rng: r
             else:
                 ov = await service.propose(place, proposer, links[k], decision_action(i), window=window,
                                            channel_id=world.channel_ids[g])
-            embed = vote_embed(await service.snapshot(ov.id), bot)
+            snap = await service.snapshot(ov.id)
+            assert snap is not None, ov.id  # just proposed, so it exists
+            embed = vote_embed(snap, bot)
         before = len(world.votes)
         await post_messages(bot, world, [g], ["board" if board else "decision"], [embed])
         vm = world.votes[before]

@@ -120,6 +120,7 @@ async def _open_votes(bot: Any, world: World, size: IngestSize, guild_of: list[i
                                              window=window, channel_id=world.channel_ids[g])
         vote_ids.append(ov.id)
         snap = await service.snapshot(ov.id)
+        assert snap is not None, ov.id  # just proposed, so it exists
         embeds.append(vote_embed(snap, bot))
     await post_messages(bot, world, guild_of, kinds, embeds)
     for vm, vote_id in zip(world.votes, vote_ids, strict=True):

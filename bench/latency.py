@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import discord
 import simcord
 
 from bench.common import bench_settings, percentile, quiet_logs, scratch_dir
@@ -109,7 +110,11 @@ async def _run(size: LatencySize, bot: Any, env: Any, chastify: RemoteStandIn) -
     for g in deadline_guilds:
         await store.settings.update(world.guild_ids[g], instant_pass=0)
     # the votes: the first `locks` are the samples (one per lock), the rest only keep 1,000 votes open
-    guild_of, kinds, embeds, vote_ids, deadlines = [], [], [], [], []
+    guild_of: list[int] = []
+    kinds: list[str] = []
+    embeds: list[discord.Embed] = []
+    vote_ids: list[int] = []
+    deadlines: list[float] = []
     # proposed as the bot's own work (as /vote does), so the deadline timer it starts runs on virtual time
     with env._bot_scope():
         await _propose_all(size, world, service, links, bot, guild_of, kinds, embeds, vote_ids, deadlines)
@@ -127,7 +132,7 @@ async def _run(size: LatencySize, bot: Any, env: Any, chastify: RemoteStandIn) -
         started.setdefault(vote_id, time.perf_counter())
         return await real_close(vote_id, why)
 
-    service.close = timed_close  # type: ignore[method-assign]
+    service.close = timed_close  # type: ignore[method-assign]  # instrumented on purpose: times t0
     parsers = bot._connection.parsers
     add = parsers["MESSAGE_REACTION_ADD"]
     instant, deadline = [], []
@@ -160,7 +165,7 @@ async def _run(size: LatencySize, bot: Any, env: Any, chastify: RemoteStandIn) -
 
 
 async def _propose_all(size: LatencySize, world: World, service: Any, links: list[Any], bot: Any,
-                       guild_of: list[int], kinds: list[str], embeds: list[Any], vote_ids: list[int],
+                       guild_of: list[int], kinds: list[str], embeds: list[discord.Embed], vote_ids: list[int],
                        deadlines: list[float]) -> None:
     from bot.services import Member, Place
     from cogs.votes import vote_embed

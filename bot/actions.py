@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
+from bot.chastify import FREEZE_DEFAULT, DevApi
 from bot.durations import format_duration, format_signed
 from bot.text import REASON_MAX, TASK_MAX, check_visible, escape_markdown
 
@@ -141,6 +142,11 @@ class Action(BaseModel):
     def from_json(cls, data: str) -> Action:
         return cls.model_validate_json(data)
 
+    @property
+    def freeze_seconds(self) -> int:
+        """How long a freeze lasts: its duration, or Chastify's default (1 h) when none was given."""
+        return self.seconds or FREEZE_DEFAULT
+
     def chastify_call(self) -> tuple[str, Any]:
         """The Chastify action name and params that carry this action out (sent via POST /action,
         except time changes which go through POST /lock/apply-time: see ``bot.outbox``)."""
@@ -150,7 +156,7 @@ class Action(BaseModel):
         if k is ActionKind.REMOVE_TIME:
             return "remove_time", self.seconds
         if k is ActionKind.FREEZE:
-            return "freeze", {"durationSeconds": self.seconds or 3600}
+            return "freeze", {"durationSeconds": self.freeze_seconds}
         if k is ActionKind.UNFREEZE:
             return "unfreeze", {}
         if k is ActionKind.PILLORY:
@@ -186,6 +192,20 @@ class Payload(BaseModel):
     action: Action
     log_title: str
     log_description: str | None = None
+
+
+async def perform(api: DevApi, action: Action) -> Any:
+    """Carry one action out on Chastify with the fewest calls: time through /lock/apply-time, freeze and unfreeze
+    through /lock/*, everything else through /action (``Action.chastify_call``). The one place an action becomes
+    a Chastify call."""
+    if action.kind in (ActionKind.ADD_TIME, ActionKind.REMOVE_TIME):
+        return await api.apply_time(action.time_delta)
+    if action.kind is ActionKind.FREEZE:
+        return await api.lock_freeze(action.freeze_seconds)
+    if action.kind is ActionKind.UNFREEZE:
+        return await api.lock_unfreeze()
+    name, params = action.chastify_call()
+    return await api.action(name, params)
 
 
 def log_title(action: Action, *, source: str, actor: str | None = None,

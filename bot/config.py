@@ -67,6 +67,11 @@ EXTRA_ENV_ALLOWED = frozenset({CONFIG_PATH_ENV})
 _SECRET_KEYS = frozenset({"discord.token", "storage.key"})
 
 
+# How long a vote may run, in seconds: the one place for the bounds (config, `/chastify settings`, proposals).
+VOTE_WINDOW_MIN = 60
+VOTE_WINDOW_MAX = 7 * 86400
+
+
 class ConfigError(Exception):
     """The configuration cannot be used. The message is meant for the person running the bot."""
 
@@ -176,7 +181,7 @@ class VoteSettings(BaseModel):
     model_config = _SECTION
 
     window_seconds: int = Field(
-        default=3600, ge=60, le=7 * 86400, description="How long a vote stays open, in seconds."
+        default=3600, ge=VOTE_WINDOW_MIN, le=VOTE_WINDOW_MAX, description="How long a vote stays open, in seconds."
     )
     quorum: int = Field(default=3, ge=1, description="Votes needed (for + against) before a vote can pass.")
     majority: float = Field(

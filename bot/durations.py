@@ -36,6 +36,19 @@ def _fail(why: str) -> DurationError:
     return DurationError(f"{why} Use a duration like {ACCEPTED_FORMS}.")
 
 
+# the words that mean "none" where a duration may be zero (a limit that allows none, a cooldown that is off)
+ZERO_WORDS = frozenset({"0", "none", "off"})
+
+
+def parse_duration_or_zero(text: str | None, *, maximum: int | None = None, minimum: int = 1,
+                           empty_is_zero: bool = False) -> int:
+    """Like :func:`parse_duration`, but one of :data:`ZERO_WORDS` (or, with ``empty_is_zero``, nothing) is 0."""
+    raw = (text or "").strip().lower()
+    if raw in ZERO_WORDS or (empty_is_zero and not raw):
+        return 0
+    return parse_duration(raw, maximum=maximum, minimum=minimum)
+
+
 def parse_duration(text: str, *, maximum: int | None = None, minimum: int = 1) -> int:
     """Parse ``text`` into whole seconds, refusing zero, negatives, garbage and values out of range."""
     raw = text.strip().lower() if isinstance(text, str) else ""

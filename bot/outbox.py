@@ -30,9 +30,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Literal
 
-from bot.actions import Action, ActionKind, Payload
+from bot.actions import Action, Payload, perform
 from bot.chastify import (
     ActionRejected,
     ChastifyClient,
@@ -428,19 +428,6 @@ class Outbox:
         if entry is not None:
             await self.events.publish(ActionFinished(link, entry, result))
         return result
-
-
-async def perform(api: DevApi, action: Action) -> Any:
-    """Carry one action out on Chastify with the fewest calls: time through /lock/apply-time,
-    freeze/unfreeze through /lock/*, everything else through /action."""
-    if action.kind in (ActionKind.ADD_TIME, ActionKind.REMOVE_TIME):
-        return await api.apply_time(action.time_delta)
-    if action.kind is ActionKind.FREEZE:
-        return await api.lock_freeze(action.seconds or 3600)
-    if action.kind is ActionKind.UNFREEZE:
-        return await api.lock_unfreeze()
-    name, params = action.chastify_call()
-    return await api.action(name, params)
 
 
 def _state_text(session: Session | None) -> str:

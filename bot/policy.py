@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.actions import Action, ActionKind
+from bot.config import LimitsSettings
 from bot.durations import format_duration
 
 Source = Literal["direct", "vote", "board"]
@@ -28,19 +29,37 @@ VOTE_DEFAULT = frozenset({
     ActionKind.PILLORY, ActionKind.TASK_ASSIGN,
 })
 
+_TIME = (ActionKind.ADD_TIME, ActionKind.REMOVE_TIME)
+_FREEZE = (*_TIME, ActionKind.FREEZE, ActionKind.UNFREEZE)
+# what `/chastify limits votes:` and `trusted:` offer, by name, in the order shown
+KIND_PRESETS: dict[str, frozenset[ActionKind]] = {
+    "time only": frozenset(_TIME),
+    "time and freeze": frozenset(_FREEZE),
+    "all but tasks": frozenset((*_FREEZE, ActionKind.PILLORY, ActionKind.END_PILLORY, ActionKind.HYGIENE)),
+    "all": ALL_KINDS,
+    "none": frozenset(),
+}
+
+
+_DEFAULTS = LimitsSettings()  # the config's `[limits]` defaults: the one place they are written
+
 
 class OwnerLimits(BaseModel):
-    """What the lock owner allows. Stored per link; defaults come from the config's ``[limits]``."""
+    """What a person who holds the lock allows (only the fields they chose are stored, see ``bot.consent``);
+    the defaults are the config's ``[limits]`` defaults."""
 
     model_config = ConfigDict(extra="ignore")
 
     direct_allowed: frozenset[ActionKind] = Field(default=ALL_KINDS, description="kinds trusted people may use")
     vote_allowed: frozenset[ActionKind] = Field(default=VOTE_DEFAULT, description="kinds votes and boards may use")
-    max_add_per_action: int = Field(default=3600, ge=0, description="most time one action may add (s)")
-    max_add_per_day: int = Field(default=4 * 3600, ge=0, description="most time added per rolling 24 h (s)")
-    max_freeze: int = Field(default=4 * 3600, ge=0, description="longest freeze (s)")
-    max_pillory: int = Field(default=3600, ge=0, description="longest pillory (s)")
-    min_vote_quorum: int = Field(default=3, ge=1, description="least quorum for votes on this lock")
+    max_add_per_action: int = Field(default=_DEFAULTS.max_add_per_action, ge=0,
+                                    description="most time one action may add (s)")
+    max_add_per_day: int = Field(default=_DEFAULTS.max_add_per_day, ge=0,
+                                 description="most time added per rolling 24 h (s)")
+    max_freeze: int = Field(default=_DEFAULTS.max_freeze, ge=0, description="longest freeze (s)")
+    max_pillory: int = Field(default=_DEFAULTS.max_pillory, ge=0, description="longest pillory (s)")
+    min_vote_quorum: int = Field(default=_DEFAULTS.min_vote_quorum, ge=1,
+                                 description="least quorum for votes on this lock")
     allow_owner_vote: bool = Field(default=False, description="whether the owner's own reactions count")
 
 
@@ -129,7 +148,7 @@ def check(action: Action, *, source: Source, state: LinkState, limits: OwnerLimi
                 f"left today: {format_duration(left)} (asked: {format_duration(seconds)}).",
                 limit="max_add_per_day", left_today=left)
         return Decision.ok(left - seconds)
-    if action.kind is ActionKind.FREEZE and (action.seconds or 3600) > limits.max_freeze:
+    if action.kind is ActionKind.FREEZE and action.freeze_seconds > limits.max_freeze:
         return Decision(False, f"The owner allows freezes of at most {format_duration(limits.max_freeze)}.",
                         limit="max_freeze")
     if action.kind is ActionKind.PILLORY and (action.seconds or 0) > limits.max_pillory:

@@ -7,6 +7,7 @@ with). :func:`invisible_character` is what both use to find characters that hide
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bot.errors import UserError
@@ -34,14 +35,19 @@ TASK_MAX = 1000
 
 _ACCEPTED = "letters, digits, punctuation, spaces{} and emoji"
 
-_MARKDOWN = set("\\*_~|`>#-[]()")
+_MARKDOWN = set("\\*_~|`[]()")  # meaningful anywhere
+_LINE_MARKS = set(">#-")  # quotes, headings, list items: meaningful only at a line's start
+_LINE_START = re.compile(r"^([ \t]*)([>#-])", re.M)
 
 
-def escape_markdown(text: str) -> str:
-    """Backslash every character Discord's markdown gives a meaning (like ``discord.utils.escape_markdown``,
-    which ``bot/`` cannot import): what a member typed shows as typed, never bold, spoilers, headings or masked
-    links (``[text](url)``: both brackets and parentheses are escaped)."""
-    return "".join("\\" + c if c in _MARKDOWN else c for c in text)
+def escape_markdown(text: str, *, everywhere: bool = False) -> str:
+    """Backslash every character Discord's markdown gives a meaning: what a member typed shows as typed, never
+    bold, spoilers, code, headings, quotes, list items or masked links (``[text](url)``: brackets and parentheses
+    are escaped). The one markdown escaper of the bot (the cogs use it too). ``>``, ``#`` and ``-`` mean something
+    only at a line's start, so elsewhere they stay as typed (a mention ``<@id>`` keeps its ``>``), unless
+    ``everywhere``."""
+    escaped = "".join("\\" + c if c in _MARKDOWN or (everywhere and c in _LINE_MARKS) else c for c in text)
+    return escaped if everywhere else _LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", escaped)
 
 
 def shown_text(text: str, limit: int) -> str:
@@ -53,7 +59,7 @@ def shown_text(text: str, limit: int) -> str:
     plain = " ".join(plain.split())
     if len(plain) > limit:
         plain = plain[:max(0, limit - 1)].rstrip() + "…"
-    return escape_markdown(plain)
+    return escape_markdown(plain, everywhere=True)  # a line cut or joined from several: escape every mark
 
 
 class TextError(UserError):

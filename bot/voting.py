@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.actions import DURATION_BOUNDS, Action, ActionKind, log_description, log_title
+from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
 from bot.durations import format_duration, format_signed
 from bot.errors import NotAllowed, Refused, UserError
 from bot.events import ActionFinished, VotesCancelled
@@ -35,14 +36,15 @@ from bot.outcomes import SendResult
 from bot.policy import effective_quorum
 from bot.services import Core, Member, Place
 from bot.store.models import BallotChange, Link, Vote
+from bot.text import escape_markdown
 from bot.votes import FOR, Outcome, Rules, Tally, Verdict, at_deadline, board_net, cancelled_text, early
 
 log = logging.getLogger("bot.voting")
 
 DECISION_EMOJI = {"✅": FOR, "❌": -1}
 BOARD_EMOJI = {"🔼": FOR, "🔽": -1}
-MIN_WINDOW = 60
-MAX_WINDOW = 7 * 86400
+MIN_WINDOW = VOTE_WINDOW_MIN
+MAX_WINDOW = VOTE_WINDOW_MAX
 _QUEUED = ": queued: "
 
 
@@ -725,7 +727,7 @@ class VoteService:
             raise NotAllowed("Only the member who proposed the vote, the lock's owner or someone with Manage "
                              "Server can cancel it.")
         ov = self.open.get(vote_id)
-        if ov is None or not await self._cancel_quietly(ov, f"Cancelled by {actor.name}."):
+        if ov is None or not await self._cancel_quietly(ov, f"Cancelled by {escape_markdown(actor.name)}."):
             fresh = await self.store.votes.get(vote_id)
             raise UserError(f"Vote #{vote_id} is already closed ({fresh.status if fresh else vote.status}).")
         return vote

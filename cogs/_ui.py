@@ -11,6 +11,7 @@ from bot.app import ChastifyBot
 from bot.durations import format_duration
 from bot.services import Core, Member, Place, StatusView
 from bot.store.models import Link
+from bot.text import escape_markdown
 from bot.votes import progress_bar
 
 NONE = discord.AllowedMentions.none()
@@ -87,9 +88,9 @@ def status_embed(view: StatusView, guild: discord.Guild | None) -> discord.Embed
     if data is None:
         return embed
     if data.wearer_username:
-        embed.add_field(name="Wearer", value=discord.utils.escape_markdown(data.wearer_username))
+        embed.add_field(name="Wearer", value=escape_markdown(data.wearer_username))
     if data.keyholder_username:
-        embed.add_field(name="Keyholder", value=discord.utils.escape_markdown(data.keyholder_username))
+        embed.add_field(name="Keyholder", value=escape_markdown(data.keyholder_username))
     remaining = data.time_remaining_seconds
     if remaining is not None:
         value = format_duration(remaining)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ChastifyBot
-from bot.durations import DurationError, format_duration, parse_duration
+from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
+from bot.durations import DurationError, format_duration, parse_duration, parse_duration_or_zero
 from bot.errors import NotAllowed, UserError
 from bot.events import OwnerNotice
-from bot.policy import OwnerLimits
+from bot.policy import KIND_PRESETS, OwnerLimits
 from bot.services import Core
 from bot.store.models import AuditEntry, Link
+from bot.text import escape_markdown, shown_text
 from cogs._errors import per_member, report
 from cogs._ui import (
     INFO,
@@ -54,7 +56,7 @@ class LinkModal(discord.ui.Modal, title="Link your Chastify lock"):
             await report(interaction, refusal)
             return
         data = result.session.lock_data
-        title = discord.utils.escape_markdown(data.lock_title or "your lock")
+        title = escape_markdown(data.lock_title or "your lock")
         verb = "Re-linked" if result.replaced else "Linked"
         lines = [f"{verb} **{title}** as **{result.session.role or 'wearer'}**."]
         if data.time_remaining_seconds is not None:
@@ -63,7 +65,8 @@ class LinkModal(discord.ui.Modal, title="Link your Chastify lock"):
                      "Trust people with `/chastify trust`, set your limits with `/chastify limits`.")
         await interaction.followup.send("\n".join(lines), ephemeral=True, allowed_mentions=NONE)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # discord.py's Modal.on_error takes (interaction, error) while the View it derives from takes an item too
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         await report(interaction, error)
 
 
@@ -102,7 +105,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         direct message. When the owner does not accept DMs the bot stays silent and writes it to the audit log,
         where ``/chastify history`` shows it."""
         guild = self.bot.get_guild(link.guild_id)
-        where = f"From **{discord.utils.escape_markdown(guild.name)}**: " if guild else ""
+        where = f"From **{escape_markdown(guild.name)}**: " if guild else ""
         embed = discord.Embed(title="About your Chastify lock", description=(where + message)[:4000], colour=WARN)
         try:
             user = self.bot.get_user(link.owner_id) or await self.bot.fetch_user(link.owner_id)
@@ -123,7 +126,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
     async def unlink(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
         owner_id = member.id if member else interaction.user.id
         link, cancelled = await self.core.unlink(place_of(interaction), member_of(interaction), owner_id)
-        text = f"Unlinked **{discord.utils.escape_markdown(link.title or 'the lock')}**; its token was deleted."
+        text = f"Unlinked **{escape_markdown(link.title or 'the lock')}**; its token was deleted."
         if cancelled:
             text += f" {len(cancelled)} open vote(s) were cancelled."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NONE)
@@ -149,8 +152,6 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             raise NotAllowed("Only the owner, people they trust and members with Manage Server can read the "
                              "history of this lock.")
         actions, refusals = await self.core.history(link, refusal_window=HISTORY_REFUSALS)
-        from bot.text import shown_text
-
         # every stored text (the lock's title, summaries with a task's text, details with reasons and server
         # messages) is shown through shown_text: one line, cut, then escaped (no markdown, no masked link)
         embed = discord.Embed(title=f"History of {shown_text(link.title or 'the lock', 200)}", colour=INFO)
@@ -203,7 +204,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             raise UserError("Bots cannot be trusted.")
         if isinstance(who, discord.Role) and who.is_default():
             raise UserError("Trusting @everyone would let anyone act on your lock; pick a role or a member.")
-        kind = "role" if isinstance(who, discord.Role) else "member"
+        kind: Literal["role", "member"] = "role" if isinstance(who, discord.Role) else "member"
         added = await self.core.trust(link, kind, who.id)
         text = f"{who.mention} {'can now' if added else 'could already'} act on your lock."
         await interaction.response.send_message(text + await self._trusted_text(link), ephemeral=True,
@@ -213,7 +214,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
     async def untrust(self, interaction: discord.Interaction, who: discord.Member | discord.Role) -> None:
         assert interaction.guild is not None
         link = await self.core.owned_link(interaction.guild.id, member_of(interaction))
-        kind = "role" if isinstance(who, discord.Role) else "member"
+        kind: Literal["role", "member"] = "role" if isinstance(who, discord.Role) else "member"
         removed = await self.core.untrust(link, kind, who.id)
         text = f"{who.mention} {'can no longer' if removed else 'was not trusted and cannot'} act on your lock."
         await interaction.response.send_message(text + await self._trusted_text(link), ephemeral=True,
@@ -251,10 +252,9 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         changes: dict[str, Any] = {}
         try:
             if window is not None:
-                changes["window_seconds"] = parse_duration(window, minimum=60, maximum=7 * 86400)
+                changes["window_seconds"] = parse_duration(window, minimum=VOTE_WINDOW_MIN, maximum=VOTE_WINDOW_MAX)
             if cooldown is not None:
-                changes["proposal_cooldown_seconds"] = parse_duration(cooldown, maximum=7 * 86400) \
-                    if cooldown.strip() not in ("0", "off") else 0
+                changes["proposal_cooldown_seconds"] = parse_duration_or_zero(cooldown, maximum=7 * 86400)
         except DurationError as err:
             raise UserError(f"Nothing was changed. {err}") from None
         if vote_channel is not None:
@@ -288,10 +288,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         votes="Which actions votes and boards may take", trusted="Which actions trusted people may take",
         owner_votes="Whether your own reactions count in votes")
     @app_commands.choices(
-        votes=[app_commands.Choice(name=n, value=n) for n in ("time only", "time and freeze", "all but tasks", "all",
-                                                               "none")],
-        trusted=[app_commands.Choice(name=n, value=n) for n in ("time only", "time and freeze", "all but tasks",
-                                                                 "all", "none")])
+        votes=[app_commands.Choice(name=n, value=n) for n in KIND_PRESETS],
+        trusted=[app_commands.Choice(name=n, value=n) for n in KIND_PRESETS])
     async def limits(self, interaction: discord.Interaction, max_add: str | None = None,
                      max_add_per_day: str | None = None, max_freeze: str | None = None,
                      max_pillory: str | None = None, min_quorum: app_commands.Range[int, 1, 1000] | None = None,
@@ -305,7 +303,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                                    ("max_add_per_day", max_add_per_day, 60 * 86400),
                                    ("max_freeze", max_freeze, 86400), ("max_pillory", max_pillory, 86400)):
                 if raw is not None:
-                    update[key] = 0 if raw.strip() in ("0", "none", "off") else parse_duration(raw, maximum=high)
+                    update[key] = parse_duration_or_zero(raw, maximum=high)
         except DurationError as err:
             raise UserError(f"Nothing was changed. {err}") from None
         if min_quorum is not None:
@@ -328,7 +326,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         done = await self.core.safeword(place_of(interaction), member_of(interaction))
         cancelled = (f"{len(done.cancelled_votes)} open vote(s) and {done.cancelled_actions} queued action(s) were "
                      "cancelled.")
-        names = ", ".join(f"**{discord.utils.escape_markdown(t)}**" for t in done.titles)
+        names = ", ".join(f"**{escape_markdown(t)}**" for t in done.titles)
         await interaction.followup.send(
             f"Paused {names} in every server where it is linked. Nobody can act on it until you run "
             f"`/chastify resume` (in any server). {cancelled}", ephemeral=True, allowed_mentions=NONE)
@@ -344,7 +342,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         done = await self.core.resume(place_of(interaction), member_of(interaction))
 
         def names(titles: list[str]) -> str:
-            return ", ".join(f"**{discord.utils.escape_markdown(t)}**" for t in titles)
+            return ", ".join(f"**{escape_markdown(t)}**" for t in titles)
 
         lines = []
         if done.resumed:
@@ -357,24 +355,6 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NONE)
 
 
-def _kinds(*names: str) -> frozenset[Any]:
-    from bot.actions import ActionKind
-
-    return frozenset(ActionKind(n) for n in names)
-
-
-_TIME = ("add_time", "remove_time")
-_FREEZE = (*_TIME, "freeze", "unfreeze")
-KIND_PRESETS: dict[str, frozenset[Any]] = {
-    "time only": _kinds(*_TIME),
-    "time and freeze": _kinds(*_FREEZE),
-    "all but tasks": _kinds(*_FREEZE, "pillory", "end_pillory", "hygiene_opening"),
-    "all": _kinds("add_time", "remove_time", "freeze", "unfreeze", "pillory", "end_pillory", "hygiene_opening",
-                  "task_assign", "task_start_timer", "task_complete"),
-    "none": frozenset(),
-}
-
-
 def limits_embed(limits: OwnerLimits, *, changed: bool, title: str) -> discord.Embed:
     from bot.actions import LABELS, ActionKind
 
@@ -383,7 +363,7 @@ def limits_embed(limits: OwnerLimits, *, changed: bool, title: str) -> discord.E
     def kinds(values: frozenset[Any]) -> str:
         return ", ".join(LABELS[k] for k in sorted(values, key=order.index)) or "nothing"
 
-    e = discord.Embed(title=f"Limits on {discord.utils.escape_markdown(title)}" + (" (updated)" if changed else ""),
+    e = discord.Embed(title=f"Limits on {escape_markdown(title)}" + (" (updated)" if changed else ""),
                       colour=OK)
     e.description = ("In force on this lock in every server; they override everyone: trusted people, votes and "
                      "server admins. Where the lock's wearer and keyholder chose differently the stricter applies, "

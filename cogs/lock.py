@@ -8,9 +8,10 @@ from discord.ext import commands
 
 from bot.actions import DURATION_BOUNDS, Action, ActionKind
 from bot.app import ChastifyBot
+from bot.chastify import FREEZE_DEFAULT
 from bot.durations import parse_duration
 from bot.errors import UserError
-from bot.text import REASON_MAX, TASK_MAX, clean_text
+from bot.text import REASON_MAX, TASK_MAX, clean_text, escape_markdown
 from cogs._ui import NONE, OK, WARN, core_of, lock_autocomplete, member_of, place_of
 
 LOCK_HELP = "Which lock (only needed when several are linked)"
@@ -40,7 +41,7 @@ async def run(interaction: discord.Interaction, lock: str | None, action: Action
     await core.precheck(place, actor, link, action)
     await interaction.response.defer(ephemeral=True, thinking=True)
     result = await core.act(place, actor, link, action, reason=reason)
-    title = discord.utils.escape_markdown(link.title or "the lock")
+    title = escape_markdown(link.title or "the lock")
     if result.status not in ("done", "uncertain", "pending"):  # failed, cancelled, refused: nothing was applied
         await interaction.followup.send(f"⛔ {result.message}", ephemeral=True, allowed_mentions=NONE)
         return
@@ -50,7 +51,7 @@ async def run(interaction: discord.Interaction, lock: str | None, action: Action
     embed = discord.Embed(description=f"{result.message}\non **{title}** by {interaction.user.mention}",
                           colour=colour)
     if reason:
-        embed.add_field(name="Reason", value=discord.utils.escape_markdown(reason), inline=False)
+        embed.add_field(name="Reason", value=escape_markdown(reason), inline=False)
     await interaction.followup.send(embed=embed, allowed_mentions=NONE)
 
 
@@ -84,7 +85,7 @@ class LockCog(commands.GroupCog, group_name="lock", group_description="Act on a 
     async def freeze(self, interaction: discord.Interaction, duration: str | None = None,
                      reason: str | None = None, lock: str | None = None) -> None:
         r = reason_of(reason)
-        action = Action(kind=ActionKind.FREEZE, seconds=_d(ActionKind.FREEZE, duration) or 3600, reason=r)
+        action = Action(kind=ActionKind.FREEZE, seconds=_d(ActionKind.FREEZE, duration) or FREEZE_DEFAULT, reason=r)
         await run(interaction, lock, action, r)
 
     @app_commands.command(name="unfreeze", description="Unfreeze a lock's timer")

@@ -11,10 +11,10 @@ from discord.ext import commands
 
 from bot.actions import DURATION_BOUNDS, LABELS, Action, ActionKind
 from bot.app import ChastifyBot
-from bot.durations import format_duration, format_signed, parse_duration
+from bot.durations import format_duration, format_signed, parse_duration, parse_duration_or_zero
 from bot.errors import UserError
 from bot.services import Member, Place
-from bot.text import REASON_MAX, TASK_MAX, clean_text
+from bot.text import REASON_MAX, TASK_MAX, clean_text, escape_markdown
 from bot.votes import board_net, progress_bar
 from bot.voting import (
     BOARD_EMOJI,
@@ -105,7 +105,7 @@ def _on_lock(s: Snapshot) -> str:
 
 def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
     vote, t = s.vote, s.tally
-    title = discord.utils.escape_markdown((s.link.title if s.link else None) or "the lock")
+    title = escape_markdown((s.link.title if s.link else None) or "the lock")
     status = vote.status
     colour = INFO if not s.closed else (OK if status == "passed" else (WARN if status == "cancelled" else BAD))
     if vote.kind == "board":
@@ -129,9 +129,9 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
         e = discord.Embed(title=f"🗳️ Vote · {summary} · {title}", colour=colour)
         lines = [f"Proposed by <@{vote.proposer_id}>{_on_lock(s)}"]
         if action and action.reason:
-            lines.append(f"Reason: {discord.utils.escape_markdown(action.reason)}")
+            lines.append(f"Reason: {escape_markdown(action.reason)}")
         if action and action.task_text:
-            lines.append(f"Task: {discord.utils.escape_markdown(action.task_text)}")
+            lines.append(f"Task: {escape_markdown(action.task_text)}")
         lines.append("React ✅ for or ❌ against. One vote per member: your latest reaction counts.")
         e.description = "\n".join(lines)
         share = f"{t.votes_for / t.total:.0%}" if t.total else "–"
@@ -142,7 +142,7 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
         e.add_field(name="Majority", value=f"more than {vote.majority:.0%} ✅"
                     + (f" · instant pass at {vote.instant_pass} ✅" if vote.instant_pass else ""))
     if s.closed:
-        e.add_field(name=f"Outcome · {status}", value=discord.utils.escape_markdown(s.result or status)[:1000],
+        e.add_field(name=f"Outcome · {status}", value=(s.result or status)[:1000],
                     inline=False)
         e.set_footer(text=f"Vote #{vote.id} · closed")
     else:
@@ -408,10 +408,8 @@ def _window(raw: str | None) -> int | None:
 
 
 def _per_vote(raw: str | None) -> int:
-    if raw is None or raw.strip() in ("0", "", "none", "off"):
-        return 0
     try:
-        return parse_duration(raw, maximum=86400)
+        return parse_duration_or_zero(raw, maximum=86400, empty_is_zero=True)
     except ValueError as err:
         raise UserError(f"Nothing was proposed. {err}") from None
 

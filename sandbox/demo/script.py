@@ -29,7 +29,7 @@ class Transcript:
     def __init__(self, world: DemoWorld) -> None:
         self.world = world
         self.start = world.env.now()
-        self.names = {m.id: m.name for m in world.members}
+        self.names: dict[int, str] = {m.id: m.name for m in world.members}
         self.lines: list[str] = []
 
     def stamp(self) -> str:
