@@ -9,7 +9,6 @@ import logging
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,9 @@ from bot.config import Settings, load_settings
 from bot.keycheck import KeyProblem, open_vault
 from bot.store import Store
 from bot.vault import Vault
-from tests.cogs.cog_helpers import public_text, refusal, writes
+from tests.support.builders import restart_into
+from tests.support.simcord import public_text, refusal
+from tests.support.standin import applied_actions
 from tests.test_cli import FakeDiscord, bot_cli, clean_env, seed_links
 
 TOKENS = ("dev-token-alice-secret", "dev-token-bob-secret")
@@ -305,36 +306,18 @@ def test_check_names_a_broken_link_it_cannot_decrypt_without_failing(tmp_path: P
 
 
 # --------------------------------------------------------------------------------------------- members
-RESTARTED: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_restarted() -> AsyncIterator[None]:
-    """Set up before the simcord env, so torn down after it: closes the bots a test restarted into."""
-    yield
-    while RESTARTED:
-        bot = RESTARTED.pop()
-        if not bot.is_closed():
-            await bot.close()
-
-
 async def restart_with_key(world: Any, settings: Settings, key: bytes, *, new_key: bool) -> None:
     """Stop the bot and start a fresh one on the same database with another token key."""
     changed = settings.model_copy(update={"storage": settings.storage.model_copy(
         update={"key": SecretStr(key.decode())})})
-    old = world.env.bot
-    new = create_bot(changed, new_key=new_key)
-    RESTARTED.append(new)
-    await world.env.restart_bot(new)
-    await old._client.aclose()
-    await old._store.close()
+    await restart_into(world, create_bot(changed, new_key=new_key))
 
 
 async def test_after_new_key_the_owner_is_told_to_link_again_and_nothing_is_sent(
         world: Any, bot_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     lock, _ = await world.link(token=TOKENS[0], title="Weekend Challenge")
     await world.owner.slash(world.channel, "chastify trust", who=world.friend)
-    sent_before = len(writes(world.chastify))
+    sent_before = len(applied_actions(world.chastify))
     with caplog.at_level(logging.DEBUG):
         await restart_with_key(world, bot_settings, Fernet.generate_key(), new_key=True)
 
@@ -347,7 +330,7 @@ async def test_after_new_key_the_owner_is_told_to_link_again_and_nothing_is_sent
         proposed = await world.friend.slash(world.channel, "vote add-time", duration="10m")
         assert "/chastify link" in refusal(proposed)
         await world.env.advance_time(120)
-    assert len(writes(world.chastify)) == sent_before  # nothing reached Chastify for the broken link
+    assert len(applied_actions(world.chastify)) == sent_before  # nothing reached Chastify for the broken link
     assert [h for h in lock.history if h["type"] != "custom"] == []
     history = await world.owner.slash(world.channel, "chastify history")
     assert "**link broken** · broken" in history.response.embeds[0].description

@@ -1,4 +1,5 @@
-"""Shared helpers for the Chastify client tests (fake time, a recording MockTransport, bodies)."""
+"""Shared helpers for the Chastify client tests (a recording MockTransport, bodies); the fake clock is
+``tests.support.clock.FakeClock``."""
 
 from __future__ import annotations
 
@@ -16,33 +17,8 @@ OTHER_TOKEN = "dev-token-bob"
 EXT_KEY = "ext-dev-key"
 LOCK_ID = "0123456789abcdef01234567"
 OTHER_LOCK_ID = "fedcba9876543210fedcba98"
-START = 1_767_225_600.0
 
 ClientFactory = Callable[..., ChastifyClient]
-
-
-class FakeTime:
-    """One fake clock (epoch-like seconds) for the client, its limiter and the stand-in; ``sleep`` advances
-    it and records each delay."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self.on_sleep: Callable[[float], None] | None = None
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if self.on_sleep is not None:
-            self.on_sleep(seconds)
-        await asyncio.sleep(0)
 
 
 class Recorder:

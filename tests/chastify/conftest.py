@@ -6,19 +6,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from chastify_helpers import ClientFactory, FakeTime
+from chastify_helpers import ClientFactory
 
 from bot.chastify import ActionLimiter, ChastifyClient
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
-def ft() -> FakeTime:
-    return FakeTime()
+def ft(fake_clock: FakeClock) -> FakeClock:
+    """The Chastify tests' name for the fake clock (the stand-in, the client and its limiter share it)."""
+    return fake_clock
 
 
 
 @pytest.fixture
-async def make_client(ft: FakeTime) -> AsyncIterator[ClientFactory]:
+async def make_client(ft: FakeClock) -> AsyncIterator[ClientFactory]:
     """``make_client(base_url="http://chastify.test", transport=None, **kwargs)``; fake time and a
     deterministic jitter (1.0 -> the full backoff) unless overridden. Closed after the test."""
     clients: list[ChastifyClient] = []

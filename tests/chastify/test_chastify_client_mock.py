@@ -17,7 +17,6 @@ from chastify_helpers import (
     OTHER_LOCK_ID,
     TOKEN,
     ClientFactory,
-    FakeTime,
     Recorder,
     assert_secret_free,
     ok,
@@ -49,6 +48,7 @@ from bot.chastify import (
     clean_token,
     limiter_key,
 )
+from tests.support.clock import FakeClock
 
 
 def err(status: int, code: str | None = None, message: str = "", headers: dict[str, str] | None = None,
@@ -232,7 +232,7 @@ def test_clean_token_refuses_without_echoing(raw: Any) -> None:
     (httpx.Response(400, content=b"{oops"), ActionRejected, "http_400"),
 ])
 async def test_error_responses_raise_typed_errors_without_retry(
-    make_client: ClientFactory, ft: FakeTime, response: httpx.Response, cls: type[ChastifyError], code: str,
+    make_client: ClientFactory, ft: FakeClock, response: httpx.Response, cls: type[ChastifyError], code: str,
 ) -> None:
     rec = Recorder(response)
     dev = make_client(transport=rec.transport).dev(TOKEN, LOCK_ID)
@@ -246,7 +246,7 @@ async def test_error_responses_raise_typed_errors_without_retry(
 
 
 # 429 ----------------------------------------------------------------------------------------------------
-async def test_429_on_a_read_is_retried_after_retry_after(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_429_on_a_read_is_retried_after_retry_after(make_client: ClientFactory, ft: FakeClock) -> None:
     rec = Recorder(err(429, "rate_limited", headers={"Retry-After": "2.5"}),
                    err(429, "rate_limited", headers={"Retry-After": "1"}), ok(session_body()))
     session = await make_client(transport=rec.transport).dev(TOKEN).session()
@@ -255,7 +255,7 @@ async def test_429_on_a_read_is_retried_after_retry_after(make_client: ClientFac
     assert len(rec.requests) == 3
 
 
-async def test_429_on_an_action_waits_through_the_limiter(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_429_on_an_action_waits_through_the_limiter(make_client: ClientFactory, ft: FakeClock) -> None:
     limiter = ActionLimiter(clock=ft, sleep=ft.sleep)
     rec = Recorder(err(429, "rate_limited", headers={"Retry-After": "3"}), ok({"ok": True}))
     dev = make_client(transport=rec.transport, limiter=limiter).dev(TOKEN, LOCK_ID)
@@ -266,20 +266,20 @@ async def test_429_on_an_action_waits_through_the_limiter(make_client: ClientFac
     assert limiter.remaining(limiter_key(TOKEN, LOCK_ID)) == 18
 
 
-async def test_429_http_date(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_429_http_date(make_client: ClientFactory, ft: FakeClock) -> None:
     when = format_datetime(datetime.fromtimestamp(ft.now + 4, UTC), usegmt=True)
     rec = Recorder(err(429, headers={"Retry-After": when}), ok(session_body()))
     await make_client(transport=rec.transport).dev(TOKEN).session()
     assert ft.sleeps == [pytest.approx(4.0)]
 
 
-async def test_429_without_retry_after_uses_backoff(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_429_without_retry_after_uses_backoff(make_client: ClientFactory, ft: FakeClock) -> None:
     rec = Recorder(err(429), err(429), ok(session_body()))
     await make_client(transport=rec.transport, backoff_base=0.5).dev(TOKEN).session()
     assert ft.sleeps == [0.5, 1.0]
 
 
-async def test_429_exhausted_raises_rate_limited(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_429_exhausted_raises_rate_limited(make_client: ClientFactory, ft: FakeClock) -> None:
     rec = Recorder(err(429, "rate_limited", "Slow down.", headers={"Retry-After": "2"}))
     dev = make_client(transport=rec.transport, max_retries=3).dev(TOKEN, LOCK_ID)
     with pytest.raises(RateLimited) as info:
@@ -289,7 +289,7 @@ async def test_429_exhausted_raises_rate_limited(make_client: ClientFactory, ft:
     assert sum(ft.sleeps) == pytest.approx(6.0)
 
 
-async def test_429_retry_after_too_long_is_not_waited(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_429_retry_after_too_long_is_not_waited(make_client: ClientFactory, ft: FakeClock) -> None:
     rec = Recorder(err(429, headers={"Retry-After": "45"}))
     client = make_client(transport=rec.transport, max_retry_after=30.0)
     with pytest.raises(RateLimited) as info:
@@ -306,7 +306,7 @@ async def test_429_retry_after_too_long_is_not_waited(make_client: ClientFactory
 
 
 # Connection failures ----------------------------------------------------------------------------------
-async def test_connect_errors_are_retried_then_unavailable(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_connect_errors_are_retried_then_unavailable(make_client: ClientFactory, ft: FakeClock) -> None:
     limiter = ActionLimiter(clock=ft, sleep=ft.sleep)
     rec = Recorder(httpx.ConnectError("refused"))
     dev = make_client(transport=rec.transport, limiter=limiter, max_retries=3, backoff_base=0.5,
@@ -320,13 +320,13 @@ async def test_connect_errors_are_retried_then_unavailable(make_client: ClientFa
     assert limiter.remaining(limiter_key(TOKEN, LOCK_ID)) == 20  # never sent: slot given back
 
 
-async def test_connect_error_then_success(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_connect_error_then_success(make_client: ClientFactory, ft: FakeClock) -> None:
     rec = Recorder(httpx.ConnectTimeout("slow"), httpx.PoolTimeout("busy"), ok({"ok": True}))
     assert await make_client(transport=rec.transport).dev(TOKEN, LOCK_ID).add_time(60) == {"ok": True}
     assert len(rec.requests) == 3 and len(ft.sleeps) == 2
 
 
-async def test_jitter_stays_within_half_to_full(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_jitter_stays_within_half_to_full(make_client: ClientFactory, ft: FakeClock) -> None:
     rec = Recorder(httpx.ConnectError("refused"))
     client = make_client(transport=rec.transport, jitter=lambda: 0.0, max_retries=2)
     with pytest.raises(ChastifyUnavailable):
@@ -335,7 +335,7 @@ async def test_jitter_stays_within_half_to_full(make_client: ClientFactory, ft: 
 
 
 # Reads are idempotent: retried on 5xx and dropped answers ------------------------------------------------
-async def test_get_5xx_is_retried_then_succeeds(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_get_5xx_is_retried_then_succeeds(make_client: ClientFactory, ft: FakeClock) -> None:
     rec = Recorder(httpx.Response(502, text="bad gateway"), err(503, "unavailable"), ok(session_body()))
     assert (await make_client(transport=rec.transport).dev(TOKEN).session()).lock_id == LOCK_ID
     assert len(rec.requests) == 3 and len(ft.sleeps) == 2
@@ -372,7 +372,7 @@ async def test_get_read_timeouts_exhausted(make_client: ClientFactory) -> None:
     httpx.ReadError("reset"), httpx.WriteError("broken pipe"),
 ])
 async def test_write_with_unknown_outcome_is_not_resent(
-    make_client: ClientFactory, ft: FakeTime, answer: Any,
+    make_client: ClientFactory, ft: FakeClock, answer: Any,
 ) -> None:
     rec = Recorder(answer)
     dev = make_client(transport=rec.transport).dev(TOKEN, LOCK_ID)

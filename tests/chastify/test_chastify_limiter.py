@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from chastify_helpers import TOKEN, FakeTime
+from chastify_helpers import TOKEN
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.chastify import ActionLimiter, limiter_key, token_fingerprint
+from tests.support.clock import FakeClock
 
 KEY = ("fp", "lock-a")
 OTHER = ("fp", "lock-b")
 
 
-def test_twenty_free_then_the_21st_waits(ft: FakeTime) -> None:
+def test_twenty_free_then_the_21st_waits(ft: FakeClock) -> None:
     limiter = ActionLimiter(clock=ft, sleep=ft.sleep)
     for i in range(20):
         assert limiter.remaining(KEY) == 20 - i
@@ -32,7 +33,7 @@ def test_twenty_free_then_the_21st_waits(ft: FakeTime) -> None:
     assert limiter.wait_time(KEY) == pytest.approx(1.0)  # next frees when the t=1 action ages out
 
 
-def test_keys_are_isolated(ft: FakeTime) -> None:
+def test_keys_are_isolated(ft: FakeClock) -> None:
     limiter = ActionLimiter(per_minute=2, clock=ft, sleep=ft.sleep)
     assert limiter.try_acquire(KEY) and limiter.try_acquire(KEY)
     assert not limiter.try_acquire(KEY)
@@ -40,7 +41,7 @@ def test_keys_are_isolated(ft: FakeTime) -> None:
     assert limiter.try_acquire(OTHER)
 
 
-async def test_acquire_waits_for_a_slot(ft: FakeTime) -> None:
+async def test_acquire_waits_for_a_slot(ft: FakeClock) -> None:
     limiter = ActionLimiter(clock=ft, sleep=ft.sleep)
     for _ in range(20):
         await limiter.acquire(KEY)
@@ -51,7 +52,7 @@ async def test_acquire_waits_for_a_slot(ft: FakeTime) -> None:
     assert ft.now - start == pytest.approx(60.0)
 
 
-async def test_concurrent_acquirers_all_get_through_in_order_of_slots(ft: FakeTime) -> None:
+async def test_concurrent_acquirers_all_get_through_in_order_of_slots(ft: FakeClock) -> None:
     limiter = ActionLimiter(per_minute=3, clock=ft, sleep=ft.sleep)
     stamps: list[float] = []
 
@@ -66,7 +67,7 @@ async def test_concurrent_acquirers_all_get_through_in_order_of_slots(ft: FakeTi
         assert stamps[i + 3] - stamps[i] >= 60.0 - 1e-6
 
 
-def test_note_rate_limited_blocks_the_key(ft: FakeTime) -> None:
+def test_note_rate_limited_blocks_the_key(ft: FakeClock) -> None:
     limiter = ActionLimiter(clock=ft, sleep=ft.sleep)
     limiter.note_rate_limited(KEY, 12.5)
     assert limiter.wait_time(KEY) == pytest.approx(12.5)
@@ -80,7 +81,7 @@ def test_note_rate_limited_blocks_the_key(ft: FakeTime) -> None:
     assert limiter.try_acquire(KEY)
 
 
-def test_release_gives_a_slot_back(ft: FakeTime) -> None:
+def test_release_gives_a_slot_back(ft: FakeClock) -> None:
     limiter = ActionLimiter(per_minute=1, clock=ft, sleep=ft.sleep)
     assert limiter.try_acquire(KEY)
     assert not limiter.try_acquire(KEY)
@@ -89,7 +90,7 @@ def test_release_gives_a_slot_back(ft: FakeTime) -> None:
     limiter.release(OTHER)  # unknown key: no-op
 
 
-def test_purge_forgets_idle_keys(ft: FakeTime) -> None:
+def test_purge_forgets_idle_keys(ft: FakeClock) -> None:
     limiter = ActionLimiter(clock=ft, sleep=ft.sleep)
     limiter.try_acquire(KEY)
     limiter.note_rate_limited(OTHER, 5)
@@ -117,7 +118,7 @@ def test_bad_configuration() -> None:
 @given(gaps=st.lists(st.floats(min_value=0.0, max_value=30.0, allow_nan=False), min_size=1, max_size=80),
        per_minute=st.integers(min_value=1, max_value=25))
 def test_never_more_than_the_limit_in_any_window(gaps: list[float], per_minute: int) -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     limiter = ActionLimiter(per_minute=per_minute, clock=ft, sleep=ft.sleep)
     granted: list[float] = []
     for gap in gaps:

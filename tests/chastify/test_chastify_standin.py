@@ -8,7 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from chastify_helpers import EXT_KEY, OTHER_LOCK_ID, OTHER_TOKEN, TOKEN, ClientFactory, FakeTime, assert_secret_free
+from chastify_helpers import EXT_KEY, OTHER_LOCK_ID, OTHER_TOKEN, TOKEN, ClientFactory, assert_secret_free
 
 from bot.chastify import (
     ActionLimiter,
@@ -35,10 +35,11 @@ from bot.chastify import (
     limiter_key,
 )
 from sandbox.chastify import RecordedRequest, StandIn
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
-async def s(ft: FakeTime) -> AsyncIterator[StandIn]:
+async def s(ft: FakeClock) -> AsyncIterator[StandIn]:
     async with StandIn(clock=ft, rate_limit_per_minute=20) as server:
         yield server
 
@@ -69,7 +70,7 @@ async def test_session_and_pinning(s: StandIn, client: ChastifyClient) -> None:
     assert [r.lock_id_header for r in s.requests[-2:]] == [lock.id, lock.id]
 
 
-async def test_every_dev_call_applies(s: StandIn, client: ChastifyClient, ft: FakeTime) -> None:
+async def test_every_dev_call_applies(s: StandIn, client: ChastifyClient, ft: FakeClock) -> None:
     lock = s.add_lock(TOKEN, remaining=86400, tasks=True, pillory=True, hygiene=True)
     dev = client.dev(TOKEN, lock.id)
 
@@ -200,7 +201,7 @@ async def test_insufficient_scope(s: StandIn, client: ChastifyClient) -> None:
     assert lock.remaining_seconds() == 86400
 
 
-async def test_extension_errors(s: StandIn, client: ChastifyClient, ft: FakeTime) -> None:
+async def test_extension_errors(s: StandIn, client: ChastifyClient, ft: FakeClock) -> None:
     lock = s.add_lock(TOKEN)
     session_id, main_token = s.open_extension_session(lock.id)
     with pytest.raises(InvalidToken):
@@ -283,7 +284,7 @@ async def test_invalid_params_reach_nothing(s: StandIn, client: ChastifyClient) 
 
 
 # Rate limits ------------------------------------------------------------------------------------------
-async def test_client_limiter_spaces_the_21st_action(s: StandIn, client: ChastifyClient, ft: FakeTime) -> None:
+async def test_client_limiter_spaces_the_21st_action(s: StandIn, client: ChastifyClient, ft: FakeClock) -> None:
     lock = s.add_lock(TOKEN)
     dev = client.dev(TOKEN, lock.id)
     key = limiter_key(TOKEN, lock.id)
@@ -302,7 +303,7 @@ async def test_client_limiter_spaces_the_21st_action(s: StandIn, client: Chastif
 
 
 async def test_server_429_is_retried_after_its_retry_after(make_client: ClientFactory, s: StandIn,
-                                                         ft: FakeTime) -> None:
+                                                         ft: FakeClock) -> None:
     lock = s.add_lock(TOKEN)
     client = make_client(s.base_url, limiter=ActionLimiter(per_minute=1000, clock=ft, sleep=ft.sleep),
                          max_retry_after=120.0)
@@ -316,7 +317,7 @@ async def test_server_429_is_retried_after_its_retry_after(make_client: ClientFa
     assert lock.remaining_seconds() == 86400 + 21 * 60 - 60  # the clock moved 60 s while waiting
 
 
-async def test_forced_429s_then_success(s: StandIn, client: ChastifyClient, ft: FakeTime) -> None:
+async def test_forced_429s_then_success(s: StandIn, client: ChastifyClient, ft: FakeClock) -> None:
     lock = s.add_lock(TOKEN)
     dev = client.dev(TOKEN, lock.id)
     s.faults.force_429 = 2
@@ -376,7 +377,7 @@ async def test_write_slower_than_total_timeout_is_outcome_unknown(make_client: C
     assert lock.remaining_seconds() == 86400 + 3600  # it WAS applied: that is why it is never re-sent
 
 
-async def test_get_5xx_retried_then_succeeds(s: StandIn, client: ChastifyClient, ft: FakeTime) -> None:
+async def test_get_5xx_retried_then_succeeds(s: StandIn, client: ChastifyClient, ft: FakeClock) -> None:
     lock = s.add_lock(TOKEN)
     s.faults.error_rate = 1.0
     ft.on_sleep = lambda _: setattr(s.faults, "error_rate", 0.0)
@@ -399,7 +400,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_connection_refused_is_retried_then_unavailable(make_client: ClientFactory, ft: FakeTime) -> None:
+async def test_connection_refused_is_retried_then_unavailable(make_client: ClientFactory, ft: FakeClock) -> None:
     client = make_client(f"http://127.0.0.1:{closed_port()}", max_retries=3)
     dev = client.dev(TOKEN, OTHER_LOCK_ID)
     with pytest.raises(ChastifyUnavailable) as info:

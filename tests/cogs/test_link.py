@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from tests.cogs.cog_helpers import SESSION_PATH, fields, messages, public, public_text, refusal, writes
-from tests.conftest import reply
+from tests.support.simcord import fields, messages, public, public_text, refusal, reply
+from tests.support.standin import SESSION, applied_actions
 
 
 async def stored_link(world, member):
@@ -16,7 +16,7 @@ async def stored_link(world, member):
 
 
 def session_reads(chastify):
-    return [r for r in chastify.requests if r.path == SESSION_PATH]
+    return [r for r in chastify.requests if r.path == SESSION]
 
 
 # ------------------------------------------------------------------------------------------------ link
@@ -42,7 +42,7 @@ async def test_link_validates_with_session_pins_the_lock_and_answers_privately(w
     # validated with exactly one GET /session and nothing written to the lock
     reads = session_reads(world.chastify)
     assert [(r.method, r.status, r.token_fingerprint) for r in reads] == [("GET", 200, "dev-…")]
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
     link = await stored_link(world, world.owner)
     assert link is not None and link.lock_id == fake.id and link.role == "keyholder"
     assert link.title == "Weekend Challenge" and link.state == "active"
@@ -83,7 +83,7 @@ async def test_linking_again_replaces_the_old_token_and_lock(world):
     assert session_reads(world.chastify)[-1].token_fingerprint == "brav…"
     res = await world.owner.slash(world.channel, "lock add-time", duration="10m")
     assert "Applied **+10m**" in public_text(res)
-    assert [r.lock_id for r in writes(world.chastify)] == [second.id]
+    assert [r.lock_id for r in applied_actions(world.chastify)] == [second.id]
     assert first.history == []
 
 
@@ -105,7 +105,8 @@ async def test_relinking_another_lock_drops_actions_still_queued_for_the_old_one
     assert "Re-linked **New lock**" in reply(done).content
     await world.env.advance_time(600)
 
-    assert [r.path for r in writes(world.chastify)] == ["/api/apps/v1/notifications/custom"]  # the other program's
+    # the other program's
+    assert [r.path for r in applied_actions(world.chastify)] == ["/api/apps/v1/notifications/custom"]
     assert new.history == [] and old.history == []
 
 
@@ -136,7 +137,7 @@ async def test_link_refusals_say_why_and_save_nothing(world, setup, typed, expec
     text = refusal(done)
     assert expected in text and "Nothing was saved." in text
     assert await stored_link(world, world.owner) is None
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
     assert "/chastify link" in text or "try again" in text.lower() or "Link again" in text
 
 
@@ -280,7 +281,7 @@ async def test_status_of_an_ended_lock_says_it_ended_and_actions_are_then_refuse
     assert (await stored_link(world, world.owner)).state == "ended"
     act = await world.owner.slash(world.channel, "lock add-time", duration="10m")
     assert "This lock has ended on Chastify." in refusal(act)
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
 
 
 async def test_status_with_a_revoked_token_tells_to_link_again(world):
@@ -313,10 +314,10 @@ async def test_trust_lets_a_member_act_and_untrust_stops_them(world):
     res = await world.owner.slash(world.channel, "chastify untrust", who=world.friend)
     assert f"{world.friend.mention} can no longer act on your lock." in reply(res).content
     assert "Nobody else is trusted." in reply(res).content
-    before = len(writes(world.chastify))
+    before = len(applied_actions(world.chastify))
     act = await world.friend.slash(world.channel, "lock add-time", duration="15m")
     assert "Only the lock's owner and the people they trust can act on this lock." in refusal(act)
-    assert len(writes(world.chastify)) == before
+    assert len(applied_actions(world.chastify)) == before
 
 
 async def test_trusting_a_role_lets_its_members_act(world):
@@ -355,7 +356,7 @@ async def test_trust_is_per_lock(world):
     act = await world.friend.slash(world.channel, "lock add-time", duration="5m", lock=str(sams.id))
 
     assert "Only the lock's owner and the people they trust" in refusal(act)
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
 
 
 # ------------------------------------------------------------------------------------------------ settings

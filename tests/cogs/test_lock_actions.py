@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cogs.cog_helpers import fields, message_posts, messages, public, public_text, refusal, writes
+from tests.support.simcord import fields, message_posts, messages, public, public_text, refusal
+from tests.support.standin import applied_actions
 
 OWNER = "wearer_wendy"
 WHERE = "On the Discord server Lock Club, in #general."
@@ -62,7 +63,7 @@ async def test_owner_action_is_applied_once_with_one_custom_log(world, command, 
     bodies = message_posts(world.env, n)
     assert len(bodies) == 2 and all(b["allowed_mentions"] == {"parse": []} for b in bodies), bodies
     # Chastify received the action once and one custom log, in that order
-    assert [(r.path, r.json) for r in writes(world.chastify)] == [request_]
+    assert [(r.path, r.json) for r in applied_actions(world.chastify)] == [request_]
     assert [r.path for r in world.chastify.action_requests()] == [request_[0], "/api/apps/v1/logs/custom"]
     assert on_lock(lock)
     logs = lock.custom_logs()
@@ -86,7 +87,7 @@ async def test_unfreeze_and_end_pillory_undo_a_freeze_and_a_pillory(world):
     assert "Applied **end pillory**." in public(res).embeds[0].description
 
     assert not lock.frozen and not lock.in_pillory
-    assert [(r.path, r.json) for r in writes(world.chastify)][2:] == [
+    assert [(r.path, r.json) for r in applied_actions(world.chastify)][2:] == [
         ("/api/apps/v1/lock/unfreeze", {}), ("/api/apps/v1/action", {"name": "pillory.end", "params": {}})]
     assert [log["title"] for log in lock.custom_logs()][2:] == [
         f"Discord: unfreeze by {OWNER}", f"Discord: end pillory by {OWNER}"]
@@ -119,7 +120,7 @@ async def test_not_the_owner_and_not_trusted_is_refused(world):
     text = refusal(res)
     assert "Only the lock's owner and the people they trust can act on this lock." in text
     assert "`/chastify trust`" in text
-    assert writes(world.chastify) == [] and lock.custom_logs() == []
+    assert applied_actions(world.chastify) == [] and lock.custom_logs() == []
     entry = (await audit(world))[0]
     assert (entry.outcome, entry.actor_id, entry.detail) == ("refused", world.stranger.id,
                                                              "not the owner and not trusted")
@@ -133,14 +134,14 @@ async def test_untrusted_again_is_refused(world):
     res = await world.friend.slash(world.channel, "lock freeze")
 
     assert "Only the lock's owner and the people they trust" in refusal(res)
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
 
 
 async def test_manage_server_alone_does_not_allow_acting(world):
     await world.link(title="Weekend Challenge")
     res = await world.admin.slash(world.channel, "lock pillory", duration="10m")
     assert "Only the lock's owner and the people they trust" in refusal(res)
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
 
 
 async def test_no_lock_linked_is_refused(world):
@@ -159,7 +160,7 @@ async def test_a_lock_that_ended_on_chastify_is_refused_privately(world):
     assert "This lock has ended on Chastify. The owner can link their new lock with `/chastify link`." \
         in refusal(second)
 
-    assert writes(world.chastify) == [] and lock.history == []
+    assert applied_actions(world.chastify) == [] and lock.history == []
     link = await world.bot.core.store.links.get(world.guild.id, world.owner.id)
     assert link.state == "ended"
     assert {"failed", "refused"} <= {e.outcome for e in await audit(world)}
@@ -176,7 +177,7 @@ async def test_a_revoked_token_is_refused_privately(world):
     assert "The owner's Chastify token no longer works. The owner must run `/chastify link` again." \
         in refusal(second)
 
-    assert writes(world.chastify) == [] and lock.history == []
+    assert applied_actions(world.chastify) == [] and lock.history == []
 
 
 async def test_the_locks_chastify_budget_is_never_overrun(world):
@@ -207,7 +208,7 @@ async def test_chastify_rate_limiting_queues_the_action_and_sends_it_once(world)
 
     assert "queued and will be sent in about" in public_text(res)
     await world.env.advance_time(120)
-    assert [r.json for r in writes(world.chastify)] == [{"deltaSeconds": 600}]
+    assert [r.json for r in applied_actions(world.chastify)] == [{"deltaSeconds": 600}]
     assert [log["title"] for log in lock.custom_logs()] == [f"Discord: +10m by {OWNER}"]
 
 
@@ -230,25 +231,25 @@ async def test_a_bad_duration_is_refused_and_explained(world, command, options, 
     text = refusal(await world.owner.slash(world.channel, command, **options))
 
     assert text.startswith("⛔ Nothing was changed.") and expected in text
-    assert writes(world.chastify) == [] and lock.history == []
+    assert applied_actions(world.chastify) == [] and lock.history == []
 
 
 async def test_the_owners_limits_refuse_too_much_time(world):
     _lock, _ = await world.link(title="Weekend Challenge")
     text = refusal(await world.owner.slash(world.channel, "lock add-time", duration="2h"))
     assert "The owner allows at most 1h per action (asked: 2h)." in text
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
 
 
 async def test_a_paused_lock_is_refused(world):
     lock, _ = await world.link(title="Weekend Challenge")
     await world.owner.slash(world.channel, "chastify safeword")
-    before = len(writes(world.chastify))
+    before = len(applied_actions(world.chastify))
 
     text = refusal(await world.owner.slash(world.channel, "lock add-time", duration="10m"))
 
     assert "The lock owner used the safeword" in text
-    assert len(writes(world.chastify)) == before and not any(h["type"] == "time_added" for h in lock.history)
+    assert len(applied_actions(world.chastify)) == before and not any(h["type"] == "time_added" for h in lock.history)
 
 
 async def test_what_chastify_refuses_is_refused_privately(world):
@@ -257,7 +258,7 @@ async def test_what_chastify_refuses_is_refused_privately(world):
     text = refusal(await world.owner.slash(world.channel, "lock end-pillory"))
 
     assert "Chastify refused **end pillory**: The lock is not currently in pillory." in text
-    assert writes(world.chastify) == [] and lock.custom_logs() == []
+    assert applied_actions(world.chastify) == [] and lock.custom_logs() == []
 
 
 async def test_a_reason_is_checked(world):
@@ -266,7 +267,7 @@ async def test_a_reason_is_checked(world):
     assert "The reason is 301 characters long; at most 300 are accepted." in long
     hidden = refusal(await world.owner.slash(world.channel, "lock add-time", duration="1m", reason="hi\u202eyo"))
     assert "invisible character" in hidden
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
 
 
 async def test_echoed_text_never_pings(world):
@@ -301,5 +302,5 @@ async def test_with_several_locks_the_lock_option_picks_one(world):
     text = refusal(await world.owner.slash(world.channel, "lock add-time", duration="5m", lock=theirs_value))
     assert "Only the lock's owner and the people they trust" in text
 
-    assert [r.lock_id for r in writes(world.chastify)] == [mine.id]
+    assert [r.lock_id for r in applied_actions(world.chastify)] == [mine.id]
     assert theirs.history == []

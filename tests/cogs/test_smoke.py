@@ -1,4 +1,4 @@
-from tests.conftest import reply
+from tests.support.simcord import reply
 
 
 async def test_link_then_status_then_add_time(world):

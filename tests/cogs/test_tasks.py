@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cogs.cog_helpers import message_posts, messages, public, refusal, writes
+from tests.support.simcord import message_posts, messages, public, refusal
+from tests.support.standin import ACTION, applied_actions
 
 OWNER = "wearer_wendy"
-ACTION = "/api/apps/v1/action"
 
 
 def task_calls(chastify):
-    return [r.json for r in writes(chastify) if r.path == ACTION]
+    return [r.json for r in applied_actions(chastify) if r.path == ACTION]
 
 
 async def test_assign_sends_the_task_and_logs_it(world):
@@ -87,7 +87,7 @@ async def test_not_trusted_is_refused(world, command, options):
     lock, _ = await world.link(title="Weekend Challenge")
     text = refusal(await world.stranger.slash(world.channel, command, **options))
     assert "Only the lock's owner and the people they trust can act on this lock." in text
-    assert writes(world.chastify) == [] and lock.history == []
+    assert applied_actions(world.chastify) == [] and lock.history == []
 
 
 async def test_no_lock_linked(world):
@@ -106,7 +106,7 @@ async def test_no_lock_linked(world):
 async def test_without_a_task_chastify_refuses_and_the_member_is_told_privately(world, command, options, expected):
     lock, _ = await world.link(title="Weekend Challenge")
     assert expected in refusal(await world.owner.slash(world.channel, command, **options))
-    assert writes(world.chastify) == [] and lock.custom_logs() == []
+    assert applied_actions(world.chastify) == [] and lock.custom_logs() == []
 
 
 async def test_start_timer_of_a_task_without_duration_is_refused(world):
@@ -116,14 +116,14 @@ async def test_start_timer_of_a_task_without_duration_is_refused(world):
     text = refusal(await world.owner.slash(world.channel, "task start-timer"))
 
     assert "The current task has no duration configured." in text
-    assert len(writes(world.chastify)) == 1 and len(lock.custom_logs()) == 1
+    assert len(applied_actions(world.chastify)) == 1 and len(lock.custom_logs()) == 1
 
 
 async def test_a_lock_without_tasks_refuses(world):
     lock, _ = await world.link(title="Weekend Challenge", tasks=False)
     text = refusal(await world.owner.slash(world.channel, "task assign", text="Drink water"))
     assert "The Tasks module is not enabled on this lock." in text
-    assert writes(world.chastify) == [] and lock.history == []
+    assert applied_actions(world.chastify) == [] and lock.history == []
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ async def test_a_lock_without_tasks_refuses(world):
 async def test_bad_task_input_is_refused_and_explained(world, options, expected):
     lock, _ = await world.link(title="Weekend Challenge")
     assert expected in refusal(await world.owner.slash(world.channel, "task assign", **options))
-    assert writes(world.chastify) == [] and lock.history == []
+    assert applied_actions(world.chastify) == [] and lock.history == []
 
 
 async def test_ended_lock_and_revoked_token(world):
@@ -154,7 +154,7 @@ async def test_ended_lock_and_revoked_token(world):
     text = refusal(await world.friend.slash(world.channel, "task assign", text="Drink water", lock=str(link.id)))
     assert "This lock has ended on Chastify" in text
 
-    assert writes(world.chastify) == []
+    assert applied_actions(world.chastify) == []
 
 
 async def test_a_task_text_never_pings(world):

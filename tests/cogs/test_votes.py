@@ -1,7 +1,7 @@
 """/vote: decision votes decided by ✅ ❌ reactions, driven through simcord against the Chastify stand-in.
 
 Every test asserts what members see (the vote embed, ephemeral refusals) and what reached the stand-in.
-Defaults here: quorum 3, majority more than 50 %, window from the option, no cooldown (see the kit).
+Defaults here: quorum 3, majority more than 50 %, window from the option, no cooldown (see ``vote_settings``).
 """
 
 from __future__ import annotations
@@ -9,26 +9,19 @@ from __future__ import annotations
 import discord
 import pytest
 
-from tests.test_voting_kit import (  # noqa: F401  (fixtures)
-    ACTION,
-    APPLY_TIME,
-    CUSTOM_LOG,
-    DEBOUNCE,
-    add_members,
-    bot_settings,
-    edits,
-    embed_of,
-    fields,
-    outcome,
-    propose,
-    reached,
-    react_all,
-    reply_text,
-    within_rate_limit,
-    writes,
-)
+from tests.support.builders import add_members, propose, react_all
+from tests.support.settings import VOTE_DEBOUNCE, vote_settings
+from tests.support.simcord import edits, embed_of, fields, outcome, reply_text
+from tests.support.standin import ACTION, APPLY_TIME, CUSTOM_LOG, reached, received_actions
+
+pytestmark = pytest.mark.usefixtures("within_rate_limit")
 
 HOUR = 3600
+
+
+@pytest.fixture
+def bot_settings(tmp_path, chastify, monkeypatch):
+    return vote_settings(tmp_path, chastify, monkeypatch)
 
 
 async def open_vote(world, *, who=None, command="add-time", window="10m", **options):
@@ -58,7 +51,7 @@ async def test_the_vote_message_shows_proposal_lock_rules_deadline_and_tally(wor
     assert [(str(r.emoji), r.count) for r in msg.reactions] == [("✅", 1), ("❌", 1)]
     for r in msg.reactions:
         assert [u.id async for u in r.users()] == [world.bot.user.id]
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
 
 
 async def test_a_vote_passes_at_its_deadline_and_is_applied_once_with_its_tally(world):
@@ -67,14 +60,14 @@ async def test_a_vote_passes_at_its_deadline_and_is_applied_once_with_its_tally(
     _, msg = await open_vote(world, reason="late again")
     await react_all(voters[:3], msg, "✅")
     await voters[3].react(msg, "❌")
-    await world.env.advance_time(DEBOUNCE)
+    await world.env.advance_time(VOTE_DEBOUNCE)
     f = fields(embed_of(world.channel, msg.id))
     assert f["Tally"] == "✅ 3 · ❌ 1\n▰▰▰▰▰▰▰▰▰▱▱▱ 75% for"
     assert f["Quorum"] == "▰▰▰▰▰▰▰▰▰▰▰▰ 4/3 votes"
     assert outcome(world.channel, msg.id) is None
-    assert writes(world.chastify) == []  # nothing before the deadline
+    assert received_actions(world.chastify) == []  # nothing before the deadline
 
-    await world.env.advance_time(600 - DEBOUNCE)
+    await world.env.advance_time(600 - VOTE_DEBOUNCE)
     assert outcome(world.channel, msg.id) == ("passed", "Passed (3 for, 1 against): applied.")
     e = embed_of(world.channel, msg.id)
     assert e.footer.text == "Vote #1 · closed" and "Closes" not in fields(e)
@@ -82,14 +75,14 @@ async def test_a_vote_passes_at_its_deadline_and_is_applied_once_with_its_tally(
     [log] = lock.custom_logs()
     assert log["title"] == "Discord vote: +1h (3 for, 1 against)"
     assert "Lock Club" in log["description"] and "Reason: late again" in log["description"]
-    assert len(writes(world.chastify)) == 2  # one apply-time, one custom log
+    assert len(received_actions(world.chastify)) == 2  # one apply-time, one custom log
 
     # reactions after the close change nothing
     late = add_members(world, 3, prefix="late")
     await react_all(late, msg, "❌")
     await world.env.advance_time(HOUR)
     assert outcome(world.channel, msg.id) == ("passed", "Passed (3 for, 1 against): applied.")
-    assert len(writes(world.chastify)) == 2
+    assert len(received_actions(world.chastify)) == 2
 
 
 async def test_a_vote_fails_on_quorum(world):
@@ -100,7 +93,7 @@ async def test_a_vote_fails_on_quorum(world):
     await world.env.advance_time(600)
     assert outcome(world.channel, msg.id) == ("failed", "Failed: quorum not reached (2 of 3 votes).")
     assert embed_of(world.channel, msg.id).colour == discord.Colour.red()
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
 
 
 async def test_a_vote_fails_on_majority(world):
@@ -111,7 +104,7 @@ async def test_a_vote_fails_on_majority(world):
     await react_all(voters[1:], msg, "❌")
     await world.env.advance_time(600)
     assert outcome(world.channel, msg.id) == ("failed", "Failed: majority not reached (1 for, 3 against).")
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
 
 
 async def test_a_tie_fails(world):
@@ -122,7 +115,7 @@ async def test_a_tie_fails(world):
     await react_all(voters[2:], msg, "❌")
     await world.env.advance_time(600)
     assert outcome(world.channel, msg.id) == ("failed", "Failed: tie (2 for, 2 against): a tie fails.")
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
 
 
 async def test_instant_pass_closes_the_vote_early(world):
@@ -145,10 +138,10 @@ async def test_switching_from_yes_to_no_counts_once_and_the_latest_reaction_wins
     _, msg = await open_vote(world)
     await voter.react(msg, "✅")
     await voter.react(msg, "❌")  # switches without removing ✅: both reactions show, one ballot counts
-    await world.env.advance_time(DEBOUNCE)
+    await world.env.advance_time(VOTE_DEBOUNCE)
     assert fields(embed_of(world.channel, msg.id))["Tally"].startswith("✅ 0 · ❌ 1\n")
     await voter.unreact(msg, "✅")  # taking back the reaction they switched away from changes nothing
-    await world.env.advance_time(DEBOUNCE)
+    await world.env.advance_time(VOTE_DEBOUNCE)
     assert fields(embed_of(world.channel, msg.id))["Tally"].startswith("✅ 0 · ❌ 1\n")
     await voter.react(msg, "✅")  # and back again
     await react_all(others, msg, "❌")
@@ -162,11 +155,11 @@ async def test_removing_a_reaction_retracts_the_ballot(world):
     _, msg = await open_vote(world)
     await react_all(voters, msg, "✅")
     await voters[0].unreact(msg, "✅")
-    await world.env.advance_time(DEBOUNCE)
+    await world.env.advance_time(VOTE_DEBOUNCE)
     assert fields(embed_of(world.channel, msg.id))["Tally"].startswith("✅ 2 · ❌ 0\n")
     await world.env.advance_time(600)
     assert outcome(world.channel, msg.id) == ("failed", "Failed: quorum not reached (2 of 3 votes).")
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
 
 
 async def test_ineligible_reactions_do_not_count(world):
@@ -185,13 +178,13 @@ async def test_ineligible_reactions_do_not_count(world):
     for member in (no_role, newbie, owner_with_role):
         await member.react(msg, "✅")
     await react_all(old_voters, msg, "✅")
-    await world.env.advance_time(DEBOUNCE)
+    await world.env.advance_time(VOTE_DEBOUNCE)
     f = fields(embed_of(world.channel, msg.id))
     assert f["Tally"].startswith("✅ 2 · ❌ 0\n")  # 6 ✅ reactions on the message, 2 ballots
     assert [(str(r.emoji), r.count) for r in embed_msg(world, msg).reactions] == [("✅", 6), ("❌", 1)]
     await world.env.advance_time(600)
     assert outcome(world.channel, msg.id) == ("failed", "Failed: quorum not reached (2 of 3 votes).")
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
 
 
 async def test_the_owner_counts_once_they_allow_it(world):
@@ -225,7 +218,7 @@ async def test_cancel_by_proposer_owner_or_manage_server_only(world):
     again = await world.admin.slash(world.channel, "vote cancel", vote="1")
     assert again.ephemeral and reply_text(again) == "⛔ Vote #1 is already closed (cancelled)."
     await world.env.advance_time(600)
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
 
     # the owner and an admin may cancel votes they did not propose
     for who in (world.owner, world.admin):
@@ -262,10 +255,10 @@ async def test_a_burst_of_reactions_gives_few_message_edits(world):
     await react_all(voters[:30], msg, "✅")
     await react_all(voters[30:], msg, "❌")
     assert edits(world.env, msg.id) == 1  # the first reaction is shown at once; the rest wait for the debounce
-    await world.env.advance_time(DEBOUNCE)
+    await world.env.advance_time(VOTE_DEBOUNCE)
     assert edits(world.env, msg.id) == 2
     assert fields(embed_of(world.channel, msg.id))["Tally"].startswith("✅ 30 · ❌ 10\n")
-    await world.env.advance_time(DEBOUNCE * 3)
+    await world.env.advance_time(VOTE_DEBOUNCE * 3)
     assert edits(world.env, msg.id) == 2  # nothing new, no edit
     await world.env.advance_time(600)
     assert edits(world.env, msg.id) == 3  # the outcome
@@ -334,7 +327,7 @@ async def test_a_passed_vote_the_owners_limits_refuse_shows_not_applied_and_why(
     assert text.startswith("Passed (3 for, 0 against) but not applied: The owner allows at most 30m per action "
                            "(asked: 1h).")
     assert embed_of(world.channel, msg.id).colour == discord.Colour.red()
-    assert writes(world.chastify) == []  # nothing reached the stand-in
+    assert received_actions(world.chastify) == []  # nothing reached the stand-in
 
 
 async def test_a_proposal_over_the_owners_limits_is_refused_at_once(world):
@@ -360,7 +353,7 @@ async def test_a_vote_on_a_paused_lock_is_refused_and_the_safeword_cancels_open_
     board, refused = await propose(world, world.friend, "board")
     assert refused is None and "safeword" in reply_text(board)
     await world.env.advance_time(HOUR)
-    assert [r.path for r in writes(world.chastify)] == [CUSTOM_LOG]  # only the safeword's own log line
+    assert [r.path for r in received_actions(world.chastify)] == [CUSTOM_LOG]  # only the safeword's own log line
 
 
 @pytest.mark.parametrize(("command", "options", "path", "body"), [
@@ -393,12 +386,12 @@ async def test_deleting_the_vote_message_cancels_the_vote(world):
     mod = world.guild.add_member(world.env.create_user("mod_mia"), roles=[mods])
     await mod.delete(msg)
     await world.env.advance_time(600)
-    assert writes(world.chastify) == []
+    assert received_actions(world.chastify) == []
     shown = await world.stranger.slash(world.channel, "vote list")
     assert shown.response.embeds[0].description.startswith("No open votes.")
 
 
 def embed_msg(world, msg):
-    from tests.test_voting_kit import message
+    from tests.support.simcord import message
 
     return message(world.channel, msg.id)

@@ -6,22 +6,12 @@ import itertools
 
 import pytest
 
-from tests.test_voting_kit import (  # noqa: F401  (fixtures)
-    APPLY_TIME,
-    CUSTOM_LOG,
-    add_members,
-    edits,
-    embed_of,
-    fields,
-    outcome,
-    propose,
-    reached,
-    react_all,
-    reply_text,
-    vote_settings,
-    within_rate_limit,
-    writes,
-)
+from tests.support.builders import add_members, propose, react_all
+from tests.support.settings import vote_settings
+from tests.support.simcord import edits, embed_of, fields, outcome, reply_text
+from tests.support.standin import APPLY_TIME, CUSTOM_LOG, reached, received_actions
+
+pytestmark = pytest.mark.usefixtures("within_rate_limit")
 
 # simcord gives every bot timer a real-time fallback: once a timer's virtual delay has passed in wall-clock time
 # it fires by itself. Hundreds of reactions take tens of wall-clock seconds (simcord settles each one), so the
@@ -75,13 +65,13 @@ async def test_500_members_on_a_board_give_one_apply_time_call_and_one_custom_lo
     assert edits(world.env, msg.id) == len(batches)
     await world.env.advance_time(DEBOUNCE)
     assert fields(embed_of(world.channel, msg.id))["Net"] == "**+1h**"
-    assert writes(world.chastify) == []  # nothing is applied while the board runs
+    assert received_actions(world.chastify) == []  # nothing is applied while the board runs
     await world.env.advance_time(600)
     status, text = outcome(world.channel, msg.id)
     assert status == "passed" and text == "Net +1h (280 🔼, 220 🔽): applied."
     assert [r.json for r in reached(world.chastify, APPLY_TIME)] == [{"deltaSeconds": 3600}]
     assert len(reached(world.chastify, CUSTOM_LOG)) == 1
-    assert len(writes(world.chastify)) == 2
+    assert len(received_actions(world.chastify)) == 2
     [log] = lock.custom_logs()
     assert log["title"] == "Discord board: +1h (280 up, 220 down)"
     assert "Lock Club" in log["description"]

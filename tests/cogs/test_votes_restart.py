@@ -3,24 +3,19 @@ down reconciled from the vote message, a deleted message cancels its vote (simco
 
 from __future__ import annotations
 
-from tests.test_voting_kit import (  # noqa: F401  (fixtures)
-    APPLY_TIME,
-    CUSTOM_LOG,
-    DEBOUNCE,
-    add_members,
-    bot_settings,
-    close_restarted_bots,
-    crash_and_restart,
-    embed_of,
-    fields,
-    outcome,
-    propose,
-    reached,
-    react_all,
-    reply_text,
-    set_reaction,
-    within_rate_limit,
-)
+import pytest
+
+from tests.support.builders import add_members, crash_and_restart, propose, react_all, set_reaction
+from tests.support.settings import VOTE_DEBOUNCE, vote_settings
+from tests.support.simcord import embed_of, fields, outcome, reply_text
+from tests.support.standin import APPLY_TIME, CUSTOM_LOG, reached
+
+pytestmark = pytest.mark.usefixtures("within_rate_limit")
+
+
+@pytest.fixture
+def bot_settings(tmp_path, chastify, monkeypatch):
+    return vote_settings(tmp_path, chastify, monkeypatch)
 
 
 async def open_vote(world, command="add-time", window="10m", **options):
@@ -31,7 +26,7 @@ async def open_vote(world, command="add-time", window="10m", **options):
     return msg
 
 
-async def test_reactions_changed_while_the_bot_was_down_give_the_right_tally(world, bot_settings):  # noqa: F811  (the kit's fixture)
+async def test_reactions_changed_while_the_bot_was_down_give_the_right_tally(world, bot_settings):
     lock, _ = await world.link(title="Weekend Challenge", remaining=86400)
     voters = add_members(world, 6)
     msg = await open_vote(world)
@@ -47,7 +42,7 @@ async def test_reactions_changed_while_the_bot_was_down_give_the_right_tally(wor
         set_reaction(world, voters[5], msg, "❌", True)
 
     await crash_and_restart(world, bot_settings, while_down)
-    await world.env.advance_time(DEBOUNCE)
+    await world.env.advance_time(VOTE_DEBOUNCE)
     assert fields(embed_of(world.channel, msg.id))["Tally"].startswith("✅ 2 · ❌ 2\n")
     assert outcome(world.channel, msg.id) is None  # still open: its deadline was rebuilt
     # live reactions count on top of the reconciled ballots after the restart
@@ -58,7 +53,7 @@ async def test_reactions_changed_while_the_bot_was_down_give_the_right_tally(wor
     assert [log["title"] for log in lock.custom_logs()] == ["Discord vote: +1h (3 for, 2 against)"]
 
 
-async def test_a_deadline_that_passed_while_down_closes_right_after_on_the_reactions_as_they_are(world, bot_settings):  # noqa: F811  (the kit's fixture)
+async def test_a_deadline_that_passed_while_down_closes_right_after_on_the_reactions_as_they_are(world, bot_settings):
     lock, _ = await world.link(remaining=86400)
     voters = add_members(world, 4)
     msg = await open_vote(world, window="5m")
@@ -75,7 +70,7 @@ async def test_a_deadline_that_passed_while_down_closes_right_after_on_the_react
     assert reached(world.chastify, APPLY_TIME) == [] and lock.custom_logs() == []
 
 
-async def test_a_vote_whose_message_was_deleted_while_down_is_cancelled(world, bot_settings):  # noqa: F811  (the kit's fixture)
+async def test_a_vote_whose_message_was_deleted_while_down_is_cancelled(world, bot_settings):
     await world.link(remaining=86400)
     voters = add_members(world, 3)
     msg = await open_vote(world)
@@ -91,7 +86,7 @@ async def test_a_vote_whose_message_was_deleted_while_down_is_cancelled(world, b
     assert reached(world.chastify, APPLY_TIME) == []
 
 
-async def test_a_board_survives_a_restart_and_applies_its_net_once_at_the_close(world, bot_settings):  # noqa: F811  (the kit's fixture)
+async def test_a_board_survives_a_restart_and_applies_its_net_once_at_the_close(world, bot_settings):
     await world.link(remaining=86400)
     voters = add_members(world, 5)
     msg = await open_vote(world, "board", window="10m", add_per_vote="10m", remove_per_vote="5m")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from sandbox.chastify import StandIn
-from sandbox.chastify.testing import FakeClock
 from tests.safety.rig import Rig, make_rig
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import bot.outbox
 from bot.actions import Action, ActionKind
 from bot.chastify import ChastifyClient
 from bot.chastify.client import DevApi
-from bot.config import load_settings
 from bot.events import OwnerNotice
 from bot.services import Member, Place
 from bot.store import Store
@@ -28,6 +28,7 @@ from bot.store.models import Link
 from bot.store.repos import OutboxRepo
 from bot.vault import Vault
 from bot.wiring import build_core
+from tests.support.settings import make_settings
 
 CRASHED = 70
 STEPS = ("enqueued", "claimed", "request_returned", "marking_done", "marked_done", "log_written")
@@ -77,8 +78,8 @@ def install(step: str) -> None:
 
 
 async def main(cfg: dict[str, Any]) -> dict[str, Any]:
-    settings = load_settings(None, storage={"database_path": cfg["db"], "key": cfg["key"]},
-                             chastify={"base_url": cfg["base_url"], "max_retries": 2})
+    settings = make_settings(Path(cfg["db"]).parent, cfg["base_url"],
+                             storage={"database_path": cfg["db"], "key": cfg["key"]})
     store = await Store.open(cfg["db"])
     client = ChastifyClient(cfg["base_url"], max_retries=2)
     core = build_core(settings, store=store, vault=Vault(cfg["key"]), client=client, limiter=client.limiter,

@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
-
 from bot.actions import Action
 from bot.chastify import ActionLimiter, ChastifyClient, Timeouts
-from bot.config import load_settings
 from bot.durations import format_duration, format_signed
 from bot.events import OwnerNotice
 from bot.services import Core, Member, Place, Presence
@@ -29,11 +26,9 @@ from bot.voting import VoteService
 from bot.wiring import build_core
 from sandbox.chastify import StandIn
 from sandbox.chastify.server import RecordedRequest
-from sandbox.chastify.testing import FakeClock
-
-ACTION_PATHS = ("/api/apps/v1/action", "/api/apps/v1/lock/apply-time", "/api/apps/v1/lock/freeze",
-                "/api/apps/v1/lock/unfreeze")
-LOG_PATH = "/api/apps/v1/logs/custom"
+from tests.support.clock import FakeClock
+from tests.support.settings import make_settings
+from tests.support.standin import CUSTOM_LOG, LOCK_ACTIONS
 
 
 @dataclass
@@ -78,12 +73,12 @@ async def make_rig(tmp_path: Path, chastify: StandIn, clock: FakeClock, *, votes
                    limits: dict[str, Any] | None = None, max_retries: int = 3, presence: Presence | None = None,
                    outbox_sleep: Callable[[float], Awaitable[None]] | None = None,
                    timeouts: Timeouts = Timeouts(connect=5, read=10, total=10)) -> Rig:
-    settings = load_settings(
-        None,
-        storage={"database_path": tmp_path / "bot.db", "key": Fernet.generate_key().decode()},
-        chastify={"base_url": chastify.base_url, "max_retries": max_retries},
-        votes={"min_account_age_days": 0, "tally_debounce_seconds": 0, "proposal_cooldown_seconds": 0,
-               "max_open_per_lock": 25, "instant_pass": 0, **(votes or {})},
+    settings = make_settings(
+        tmp_path, chastify,
+        storage={"database_path": tmp_path / "bot.db"},
+        chastify={"max_retries": max_retries},
+        votes={"tally_debounce_seconds": 0, "proposal_cooldown_seconds": 0, "max_open_per_lock": 25,
+               "instant_pass": 0, **(votes or {})},
         limits=limits or {},
     )
     store = await Store.open(settings.storage.database_path, clock=clock)
@@ -118,7 +113,7 @@ async def make_rig(tmp_path: Path, chastify: StandIn, clock: FakeClock, *, votes
 def action_requests(chastify: StandIn, lock_id: str, *, logs: bool = False) -> list[RecordedRequest]:
     """Lock actions (or custom logs) the stand-in received for this lock that reached it with a verdict on the
     action itself: answered 2xx, 5xx or dropped. 429s and 4xx refusals are left out (they change nothing)."""
-    paths = (LOG_PATH,) if logs else ACTION_PATHS
+    paths = (CUSTOM_LOG,) if logs else LOCK_ACTIONS
     return [r for r in list(chastify.requests)
             if r.path in paths and r.lock_id_header == lock_id
             and (r.status == 0 or 200 <= r.status < 300 or r.status >= 500)]

@@ -69,8 +69,9 @@ from bot.policy import OwnerLimits
 from bot.services import Member, Place
 from sandbox.chastify import StandIn
 from sandbox.chastify.server import RecordedRequest
-from sandbox.chastify.testing import FakeClock
-from tests.safety.rig import ACTION_PATHS, LOG_PATH, Rig, make_rig
+from tests.safety.rig import Rig, make_rig
+from tests.support.clock import FakeClock
+from tests.support.standin import CUSTOM_LOG, LOCK_ACTIONS
 
 DAY = 86400
 DEFAULT_PER_ACTION = 3600
@@ -498,7 +499,7 @@ class ConsentMachine(RuleBasedStateMachine):
                 if not _reached(r) or r.lock_id not in (None, self.lock_id):
                     continue
                 where = f"during step {step.n} `{step.label}`"
-                if r.path in ACTION_PATHS:
+                if r.path in LOCK_ACTIONS:
                     if step.paused_end:
                         raise AssertionError(
                             f"{_shown(r)} reached Chastify {where} while the lock was paused by the "
@@ -511,7 +512,7 @@ class ConsentMachine(RuleBasedStateMachine):
                                 f"{_shown(r)} {where} adds {seconds} s; the strictest max_add_per_action in "
                                 f"force is {per_action} s")
                         adds.append(Add(seconds, r.at, step.run_start, per_day, step, r))
-                elif r.path == LOG_PATH and step.paused_end:
+                elif r.path == CUSTOM_LOG and step.paused_end:
                     title = str((r.json or {}).get("title", "")) if isinstance(r.json, dict) else ""
                     if not title.startswith(ALLOWED_DURING_PAUSE):
                         raise AssertionError(f"custom log {title!r} reached Chastify {where} while the lock was "

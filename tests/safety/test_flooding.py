@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.cogs.cog_helpers import public_text, refusal
-from tests.conftest import reply
+from tests.support.simcord import public_text, refusal, reply
 
 
 def members(world: Any, n: int, prefix: str = "member", roles: tuple[Any, ...] = ()) -> list[Any]:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot.actions import DURATION_BOUNDS, ActionKind
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.text import REASON_MAX, TextError, clean_text
-from tests.conftest import reply
+from tests.support.simcord import reply
 
 NASTY = [
     "", " ", "\t", "@everyone", "@here", "<@&1>", "<@1>", "<#1>", "@everyone 1h", "1h @here",

@@ -21,8 +21,8 @@ from bot.chastify.errors import MESSAGE_MAX, parse_error
 from bot.logs import setup_logging
 from bot.store.db import Database
 from bot.text import TASK_MAX, TextError, clean_text, escape_markdown, shown_text
-from tests.cogs.cog_helpers import refusal, writes
-from tests.conftest import reply
+from tests.support.simcord import refusal, reply
+from tests.support.standin import applied_actions
 
 # ------------------------------------------------------------------------------------ (a) tokens in errors
 TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
@@ -139,7 +139,7 @@ async def trusted_world(world):
 
 
 async def _nothing_changed(world, before_writes: int) -> None:
-    assert len(writes(world.chastify)) == before_writes
+    assert len(applied_actions(world.chastify)) == before_writes
     core = world.bot.core
     link = (await core.links(world.guild.id))[0]
     assert await core.store.outbox.list_by_status(("pending", "sent", "done", "uncertain")) == []
@@ -166,7 +166,7 @@ async def _nothing_changed(world, before_writes: int) -> None:
 async def test_invisible_text_through_discord_is_refused_and_changes_nothing(trusted_world, command, options,
                                                                             expected):
     world = trusted_world
-    before = len(writes(world.chastify))
+    before = len(applied_actions(world.chastify))
     result = await world.friend.slash(world.channel, command, **options)
     text = refusal(result)
     assert expected in text, text

@@ -14,8 +14,7 @@ import discord
 import pytest
 
 from sandbox.chastify import StandIn
-from tests.cogs.cog_helpers import refusal
-from tests.conftest import reply
+from tests.support.simcord import refusal, reply
 
 WEARER_TOKEN = "dev-token-wearer"  # the stand-in's tokens, not secrets
 KEYHOLDER_TOKEN = "dev-token-keyholder"

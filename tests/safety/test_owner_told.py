@@ -4,7 +4,7 @@ in the server and keeps it in the audit log, which /chastify history shows."""
 
 from __future__ import annotations
 
-from tests.conftest import reply
+from tests.support.simcord import reply
 
 
 def _dms(world) -> list[str]:

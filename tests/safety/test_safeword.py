@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from tests.conftest import reply
+from tests.support.simcord import reply
 
 
 def _texts(message: discord.Message) -> str:

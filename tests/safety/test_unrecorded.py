@@ -7,10 +7,9 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import reply
-from tests.test_voting_kit import close_restarted_bots, crash_and_restart  # noqa: F401  (fixture)
-
-APPLY_TIME = "/api/apps/v1/lock/apply-time"
+from tests.support.builders import crash_and_restart
+from tests.support.simcord import reply
+from tests.support.standin import APPLY_TIME
 
 
 def _dms(world) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import discord
 
-from tests.conftest import reply
+from tests.support.simcord import reply
 
 
 def _shown(world, message: discord.Message) -> discord.Embed:

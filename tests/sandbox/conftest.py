@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from sandbox.chastify import FakeLock, StandIn
-from sandbox.chastify.testing import FakeClock, fake_clock, make_standin, standin  # noqa: F401
+from tests.support.clock import FakeClock
 
 TOKEN = "dev-token-alice"
 API = "/api/apps/v1"
@@ -17,7 +17,7 @@ ClientFactory = Callable[..., httpx.Client]
 
 
 @pytest.fixture
-def server(fake_clock: FakeClock, make_standin: Callable[..., StandIn]) -> StandIn:  # noqa: F811
+def server(fake_clock: FakeClock, make_standin: Callable[..., StandIn]) -> StandIn:
     """A started stand-in driven by ``fake_clock``."""
     return make_standin(clock=fake_clock)
 

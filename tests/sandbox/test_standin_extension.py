@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from sandbox.chastify import FakeLock, StandIn
-from sandbox.chastify.testing import FakeClock
+from tests.support.clock import FakeClock
 
 TOKEN = "dev-token-alice"  # the token the conftest fixtures use
 

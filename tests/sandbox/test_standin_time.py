@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.chastify import FakeLock, StandIn
-from sandbox.chastify.testing import FakeClock
+from tests.support.clock import FakeClock
 
 TOKEN = "dev-token-alice"  # the token the conftest fixtures use
 OTHER_TOKEN = "dev-token-bob"

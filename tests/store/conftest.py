@@ -3,14 +3,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from store_helpers import FakeClock
 
 from bot.store import Store
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock(fake_clock: FakeClock) -> FakeClock:
+    """The store tests' name for the fake clock."""
+    return fake_clock
 
 
 @pytest.fixture

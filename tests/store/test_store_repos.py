@@ -5,11 +5,14 @@ import random
 import sqlite3
 
 import pytest
-from store_helpers import LOCK_A, LOCK_B, FakeClock
 
 from bot.store import BallotChange, GuildSettings, Store, Tally
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.asyncio
+
+LOCK_A = "0123456789abcdef01234567"
+LOCK_B = "fedcba9876543210fedcba98"
 
 
 async def make_link(store: Store, guild_id: int = 1, owner_id: int = 10, lock_id: str = LOCK_A) -> int:
