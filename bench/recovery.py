@@ -93,7 +93,7 @@ def _child_real(db: str) -> None:
 
     from bench.common import bench_settings, quiet_logs, vm_hwm_kib
     from bot.app import create_bot
-    from bot.voting import VoteService
+    from bot.voting.service import VoteService
 
     real_start = VoteService.start
 

@@ -1,7 +1,7 @@
 """Services the cogs call: linking, who may act, direct actions, owner limits and the safeword.
 
 Cogs turn Discord objects into :class:`Member` and :class:`Place` and render what comes back;
-every rule lives here or below (``bot.policy``, ``bot.votes``, ``bot.outbox``).
+every rule lives here or below (``bot.policy``, ``bot.voting.rules``, ``bot.outbox``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from bot.policy import Decision, LockState, OwnerLimits
 from bot.store import Store
 from bot.store.models import AuditEntry, GuildSettings, Link, LockPause, TrustEntry
 from bot.vault import Vault, VaultError, normalize_token
-from bot.votes import cancelled_text
+from bot.voting.rules import cancelled_text
 
 log = logging.getLogger("bot.services")
 

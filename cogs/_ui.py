@@ -12,7 +12,7 @@ from bot.durations import format_duration
 from bot.services import Core, Member, Place, StatusView
 from bot.store.models import Link
 from bot.text import escape_markdown
-from bot.votes import progress_bar
+from bot.voting.rules import progress_bar
 
 NONE = discord.AllowedMentions.none()
 OK = discord.Colour.green()

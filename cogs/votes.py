@@ -1,4 +1,4 @@
-"""/vote: decision votes and time boards decided by reactions. The rules live in ``bot/voting.py``."""
+"""/vote: decision votes and time boards decided by reactions. The rules live in ``bot/voting/``."""
 
 from __future__ import annotations
 
@@ -15,17 +15,10 @@ from bot.durations import format_duration, format_signed, parse_duration, parse_
 from bot.errors import UserError
 from bot.services import Member, Place
 from bot.text import REASON_MAX, TASK_MAX, clean_text, escape_markdown
-from bot.votes import board_net, progress_bar
-from bot.voting import (
-    BOARD_EMOJI,
-    DECISION_EMOJI,
-    CurrentReactions,
-    Display,
-    MessageGone,
-    OpenVote,
-    Snapshot,
-    VoteService,
-)
+from bot.voting.display import CurrentReactions, Display, MessageGone
+from bot.voting.rules import board_net, progress_bar
+from bot.voting.service import VoteService
+from bot.voting.state import BOARD_EMOJI, DECISION_EMOJI, OpenVote, Snapshot
 from cogs._ui import BAD, INFO, NONE, OK, WARN, lock_autocomplete, member_of, place_of, timestamp
 
 log = logging.getLogger("cogs.votes")

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.votes import AGAINST, FOR, Outcome, Rules, Tally, at_deadline, board_net, early, progress_bar
+from bot.voting.rules import AGAINST, FOR, Outcome, Rules, Tally, at_deadline, board_net, early, progress_bar
 
 RULES = Rules(quorum=3, majority=0.5)
 
@@ -62,7 +62,7 @@ def test_board_net_and_bar():
 
 
 def test_a_vote_cancelled_by_the_bot_reads_as_one_sentence():
-    from bot.votes import cancelled_text
+    from bot.voting.rules import cancelled_text
 
     assert cancelled_text("This lock has ended on Chastify.") == "Cancelled: this lock has ended on Chastify."
     assert cancelled_text("the owner used the safeword") == "Cancelled: the owner used the safeword."

@@ -23,7 +23,6 @@ __all__ = [
     "OutboxEntry",
     "OutboxSource",
     "OutboxStatus",
-    "Tally",
     "TrustEntry",
     "TrustKind",
     "Vote",
@@ -140,21 +139,6 @@ class BallotChange(NamedTuple):
     vote_id: int
     voter_id: int
     choice: int | None
-
-
-class Tally(NamedTuple):
-    """Counts of one vote's ballots: ``for_`` (choice 1) and ``against`` (choice -1)."""
-
-    for_: int
-    against: int
-
-    @property
-    def total(self) -> int:
-        return self.for_ + self.against
-
-    @property
-    def net(self) -> int:
-        return self.for_ - self.against
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from bot.services import Core, Member, Place, Presence
 from bot.store import Store
 from bot.store.models import AuditEntry, Link
 from bot.vault import Vault
-from bot.voting import VoteService
+from bot.voting.service import VoteService
 from bot.wiring import build_core
 from sandbox.chastify import StandIn
 from sandbox.chastify.server import RecordedRequest

@@ -16,7 +16,7 @@ from bot.actions import Action, ActionKind
 from bot.errors import Refused
 from bot.policy import ALL_KINDS, OwnerLimits
 from bot.services import Member, Place
-from bot.voting import OpenVote
+from bot.voting.state import OpenVote
 from tests.safety.rig import (
     action_requests,
     history_actions,

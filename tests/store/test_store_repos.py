@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from bot.store import BallotChange, GuildSettings, Store, Tally
+from bot.store import BallotChange, GuildSettings, Store
+from bot.voting.rules import Tally
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.asyncio
@@ -271,13 +272,14 @@ async def test_ballot_latest_choice_wins_and_tally(store: Store, clock: FakeCloc
     clock.advance(5)
     await store.ballots.set(vote_id, 1, -1)  # changes their mind
     tally = await store.ballots.tally(vote_id)
-    assert tally == (1, 2) and tally.for_ == 1 and tally.against == 2 and tally.total == 3 and tally.net == -1
+    assert tally == Tally(1, 2) and tally.votes_for == 1 and tally.votes_against == 2 and tally.total == 3
+    assert tally.net == -1
     ballots = await store.ballots.list(vote_id)
     assert [(b.voter_id, b.choice) for b in ballots] == [(1, -1), (2, 1), (3, -1)]
     assert ballots[0].updated_at == clock.now
     assert await store.ballots.remove(vote_id, 3)
     assert not await store.ballots.remove(vote_id, 3)
-    assert await store.ballots.tally(vote_id) == (1, 1)
+    assert await store.ballots.tally(vote_id) == Tally(1, 1)
     for bad in (0, 2, True):
         with pytest.raises(ValueError):
             await store.ballots.set(vote_id, 4, bad)
@@ -314,7 +316,7 @@ async def test_ballot_apply_many_last_event_wins_and_skips_missing_votes(store: 
     assert touched == {v1, v2}
     assert {b.voter_id: b.choice for b in await store.ballots.list(v1)} == {1: -1}
     assert {b.voter_id: b.choice for b in await store.ballots.list(v2)} == {10: 1}
-    assert await store.ballots.tally_many([v1, v2, 424242]) == {v1: (0, 1), v2: (1, 0), 424242: (0, 0)}
+    assert await store.ballots.tally_many([v1, v2, 424242]) == {v1: Tally(0, 1), v2: Tally(1, 0), 424242: Tally(0, 0)}
     assert await store.ballots.apply_many([]) == set()
 
 
@@ -337,7 +339,7 @@ async def test_ballot_apply_many_matches_a_simple_model(store: Store) -> None:
             got = {b.voter_id: b.choice for b in await store.ballots.list(vote_id)}
             want = {voter: c for (vid, voter), c in model.items() if vid == vote_id}
             assert got == want
-            assert await store.ballots.tally(vote_id) == (
+            assert await store.ballots.tally(vote_id) == Tally(
                 sum(1 for c in want.values() if c == 1),
                 sum(1 for c in want.values() if c == -1),
             )
@@ -351,7 +353,7 @@ async def test_ballot_apply_many_stores_a_large_batch(store: Store) -> None:
     await store.ballots.apply_many(changes)
     tallies = await store.ballots.tally_many(votes)
     assert sum(t.total for t in tallies.values()) == 20_000
-    assert sum(t.against for t in tallies.values()) == len([i for i in range(20_000) if i % 3 == 0])
+    assert sum(t.votes_against for t in tallies.values()) == len([i for i in range(20_000) if i % 3 == 0])
 
 
 # ------------------------------------------------------------------------------------------ outbox

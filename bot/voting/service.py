@@ -9,7 +9,7 @@ Rules (the README's "Votes and boards" section has them all in one table):
   before a vote closes); after a restart each vote's ballots are rebuilt from its message's reactions (in the
   background, soonest deadline first) before that vote is decided or applies anything.
 - Decision votes pass on quorum and a share of ✅ strictly above the majority (a tie fails), see
-  ``bot.votes``. Passed actions go through the same policy gate as direct actions, are applied once and
+  ``bot.voting.rules``. Passed actions go through the same policy gate as direct actions, are applied once and
   logged on the lock with their tally.
 - Boards apply their net change in ONE apply-time call (and one custom log) at close, and on boards longer than
   twice ``board_flush_seconds`` every ``board_flush_seconds`` before that (never in the last
@@ -24,11 +24,9 @@ import heapq
 import logging
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.actions import DURATION_BOUNDS, Action, ActionKind, log_description, log_title
-from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
 from bot.durations import format_duration, format_signed
 from bot.errors import NotAllowed, Refused, UserError
 from bot.events import ActionFinished, VotesCancelled
@@ -37,125 +35,11 @@ from bot.policy import effective_quorum
 from bot.services import Core, Member, Place
 from bot.store.models import BallotChange, Link, Vote
 from bot.text import escape_markdown
-from bot.votes import FOR, Outcome, Rules, Tally, Verdict, at_deadline, board_net, cancelled_text, early
+from bot.voting.display import CurrentReactions, Display, MessageGone
+from bot.voting.rules import Outcome, Rules, Tally, Verdict, at_deadline, board_net, cancelled_text, early
+from bot.voting.state import BOARD_EMOJI, DECISION_EMOJI, MAX_WINDOW, MIN_WINDOW, QUEUED, OpenVote, Snapshot
 
 log = logging.getLogger("bot.voting")
-
-DECISION_EMOJI = {"✅": FOR, "❌": -1}
-BOARD_EMOJI = {"🔼": FOR, "🔽": -1}
-MIN_WINDOW = VOTE_WINDOW_MIN
-MAX_WINDOW = VOTE_WINDOW_MAX
-_QUEUED = ": queued: "
-
-
-@dataclass
-class OpenVote:
-    """An open vote as kept in memory while it runs."""
-
-    id: int
-    guild_id: int
-    link_id: int
-    kind: Literal["decision", "board"]
-    channel_id: int
-    message_id: int | None
-    deadline: float
-    rules: Rules
-    action: Action | None
-    add_per_vote: int = 0
-    remove_per_vote: int = 0
-    applied_net: int = 0
-    last_flush: float = 0.0
-    # voter id -> choice; None until first needed (loaded lazily, so a restart with a million stored ballots
-    # does not read them all)
-    voters: dict[int, int] | None = None
-    # closing, cancelling and board applications: one at a time
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # reactions of one vote are handled one at a time, in the order they arrived: a removal must never
-    # overtake the add it undoes while that add waits for the database
-    ballot_order: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # set (under ballot_order) once the vote is being decided: later reactions no longer count
-    closing: bool = False
-
-    # the tally of ``voters``, kept up to date by the methods below (a reaction must not recount every ballot)
-    _for: int = 0
-    _against: int = 0
-
-    def set_voters(self, voters: dict[int, int]) -> None:
-        self.voters = voters
-        t = Tally.of(voters.values())
-        self._for, self._against = t.votes_for, t.votes_against
-
-    def cast(self, voter_id: int, choice: int | None) -> None:
-        """Set (or with None, retract) one member's ballot in the loaded ``voters``."""
-        assert self.voters is not None
-        old = self.voters.pop(voter_id, None)
-        if old is not None:
-            self._count(old, -1)
-        if choice is not None:
-            self.voters[voter_id] = choice
-            self._count(choice, 1)
-
-    def _count(self, choice: int, delta: int) -> None:
-        if choice == FOR:
-            self._for += delta
-        else:
-            self._against += delta
-
-    @property
-    def tally(self) -> Tally:
-        return Tally(self._for, self._against)
-
-    @property
-    def net(self) -> int:
-        t = self.tally
-        return board_net(t.votes_for, t.votes_against, self.add_per_vote, self.remove_per_vote)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything the Discord side needs to draw a vote message."""
-
-    vote: Vote
-    link: Link | None
-    action: Action | None
-    tally: Tally
-    net: int
-    closed: bool
-    result: str | None = None
-
-
-@dataclass(frozen=True)
-class CurrentReactions:
-    """A vote message's reactions as Discord shows them now (read at start, to catch up on the downtime)."""
-
-    # voter id -> the choices they react with now (bots already left out)
-    choices: dict[int, set[int]]
-    # who they are, for the eligibility rules; a voter missing here has left the server
-    members: dict[int, Member]
-
-
-class MessageGone(Exception):
-    """The vote's message no longer exists (deleted while the bot was down)."""
-
-
-class Display:
-    """What the Discord side provides (``cogs/votes.py``). Defaults do nothing, for tests of the core."""
-
-    async def show(self, snapshot: Snapshot) -> None:
-        return None
-
-    def place(self, guild_id: int, channel_id: int) -> Place:
-        return Place(guild_id=guild_id, guild_name=f"server {guild_id}", channel_id=channel_id)
-
-    def potential_voters(self, guild_id: int) -> int | None:
-        """How many members the server has (an upper bound on who could still vote), None when unknown."""
-        return None
-
-    async def current_reactions(self, ov: OpenVote) -> CurrentReactions | None:
-        """The vote message's reactions now; None when they cannot be read (the stored ballots then stand).
-        Raises :class:`MessageGone` when the message was deleted."""
-        return None
-
 
 class VoteService:
     """Votes and boards on the locks of every server: proposals, ballots, live tallies, deadlines, closing, and
@@ -515,8 +399,8 @@ class VoteService:
             tally, net = ov.tally, ov.net
         else:
             t = await self.store.ballots.tally(vote_id)
-            tally = Tally(t.for_, t.against)
-            net = board_net(t.for_, t.against, vote.add_per_vote or 0, vote.remove_per_vote or 0)
+            tally = t
+            net = board_net(t.votes_for, t.votes_against, vote.add_per_vote or 0, vote.remove_per_vote or 0)
         action = Action.from_json(vote.action_json) if vote.action_json else None
         return Snapshot(vote, link, action, tally, net, closed=vote.status not in ("open", "applying"),
                         result=result or vote.outcome_reason)
@@ -527,7 +411,7 @@ class VoteService:
         missing = [ov.id for ov in votes if ov.voters is None]
         if missing:
             for vote_id, t in (await self.store.ballots.tally_many(missing)).items():
-                out[vote_id] = Tally(t.for_, t.against)
+                out[vote_id] = t
         return out
 
     # ================================================================== deadlines
@@ -619,7 +503,7 @@ class VoteService:
 
     async def _close_decision(self, ov: OpenVote, verdict: Verdict | None) -> str:
         t = await self.store.ballots.tally(ov.id)
-        tally = Tally(t.for_, t.against)
+        tally = t
         verdict = verdict or at_deadline(tally, ov.rules)
         if verdict.outcome is Outcome.FAILED:
             text = f"Failed: {verdict.reason}."
@@ -670,10 +554,10 @@ class VoteService:
         Returns the text to show and the status the board ends with when ``final``."""
         await self.flush_ballots()
         t = await self.store.ballots.tally(ov.id)
-        net = board_net(t.for_, t.against, ov.add_per_vote, ov.remove_per_vote)
+        net = board_net(t.votes_for, t.votes_against, ov.add_per_vote, ov.remove_per_vote)
         prev = ov.applied_net
         change = net - prev
-        head = f"Net {format_signed(net)} ({t.for_} 🔼, {t.against} 🔽)"
+        head = f"Net {format_signed(net)} ({t.votes_for} 🔼, {t.votes_against} 🔽)"
         if change == 0:
             return (f"{head}: {'applied.' if net else 'nothing to apply.'}", "passed")
         link = await self.store.links.get_by_id(ov.link_id)
@@ -703,7 +587,7 @@ class VoteService:
         place = self.display.place(ov.guild_id, ov.channel_id)
         result = await self.core.outbox.submit(
             link=link, source="board", source_id=ov.id, action=action, key=f"board:{ov.id}:{uuid.uuid4().hex}",
-            log_title=log_title(action, source="board", votes_for=t.for_, votes_against=t.against),
+            log_title=log_title(action, source="board", votes_for=t.votes_for, votes_against=t.votes_against),
             log_description=log_description(guild_name=place.guild_name, channel_name=place.channel_name,
                                             reason=None))
         if result.status in ("failed", "cancelled", "refused"):
@@ -766,9 +650,9 @@ class VoteService:
         entry, result = event.entry, event.result
         if entry.source in ("vote", "board") and entry.source_id is not None:
             vote = await self.store.votes.get(entry.source_id)
-            if vote is not None and vote.outcome_reason and _QUEUED in vote.outcome_reason \
+            if vote is not None and vote.outcome_reason and QUEUED in vote.outcome_reason \
                     and vote.status == "passed":
-                head = vote.outcome_reason.partition(_QUEUED)[0]
+                head = vote.outcome_reason.partition(QUEUED)[0]
                 text = _outcome_text(head, result)
                 if await self.store.votes.set_status(vote.id, _status_of(result), from_status="passed",
                                                      outcome_reason=text):
@@ -802,8 +686,8 @@ class VoteService:
             if vote.kind == "decision" and vote.action_json:
                 t = await self.store.ballots.tally(vote.id)
                 await self._apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,
-                                           Action.from_json(vote.action_json), Tally(t.for_, t.against),
-                                           f"Passed ({t.for_} for, {t.against} against)")
+                                           Action.from_json(vote.action_json), t,
+                                           f"Passed ({t.votes_for} for, {t.votes_against} against)")
             else:
                 await self.store.votes.set_status(
                     vote.id, "passed", from_status="applying",
@@ -838,7 +722,7 @@ def _outcome_text(head: str, result: SendResult) -> str:
     if result.status == "done":
         return f"{head}: applied."
     if result.status == "pending":
-        return f"{head}{_QUEUED}{result.message}"
+        return f"{head}{QUEUED}{result.message}"
     if result.status == "uncertain":
         return f"{head}: {result.message}"
     return f"{head}: not applied: {result.message}"

@@ -39,6 +39,10 @@ class Tally:
     def total(self) -> int:
         return self.votes_for + self.votes_against
 
+    @property
+    def net(self) -> int:
+        return self.votes_for - self.votes_against
+
     @staticmethod
     def of(choices: Iterable[int]) -> Tally:
         f = a = 0
