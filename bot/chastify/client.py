@@ -1,11 +1,8 @@
 """Async Chastify client on one ``httpx.AsyncClient``.
 
-Two ways in:
-
-* :meth:`ChastifyClient.dev` -> :class:`DevApi`: a lock owner's DEV token on ``/api/apps/v1``, pinned to one lock
-  (``x-chastify-lock-id``).
-* :meth:`ChastifyClient.extension` -> :class:`ExtensionApi`: the bot's app-scoped developer key plus a session's
-  main token on ``/api/extensions/sessions/:sessionId``.
+The way in: :meth:`ChastifyClient.dev` -> :class:`DevApi`, a lock owner's DEV token on ``/api/apps/v1``, pinned
+to one lock (``x-chastify-lock-id``). (Chastify's extension API, an app-scoped developer key plus a session's main
+token, is not used by the bot; the stand-in still serves it, see ``sandbox/chastify``.)
 
 Retry rules (the heart of "never apply a vote twice"):
 
@@ -34,8 +31,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
@@ -55,16 +51,12 @@ from bot.chastify.errors import (
 from bot.chastify.limiter import ActionLimiter, limiter_key, token_fingerprint
 from bot.chastify.models import (
     FREEZE_DEFAULT,
-    UNLOCK_BLOCKERS_MAX,
     CustomLog,
     CustomNotification,
-    ExtensionContext,
     FreezeParams,
-    HomeAction,
     Session,
     TaskAssignParams,
     build_action,
-    invalid,
     nonzero_seconds,
     normalize_lock_id,
     validate_params,
@@ -80,7 +72,6 @@ JSONObject = dict[str, Any]
 
 DEFAULT_USER_AGENT = f"chastify-discord-bot/{__version__}"
 DEV_BASE = "/api/apps/v1"
-EXT_BASE = "/api/extensions/sessions"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NO_BODY: Any = object()
 
@@ -222,13 +213,6 @@ class ChastifyClient:
         """Act with a lock owner's DEV token, pinned to ``lock_id`` when given. With ``guard``, its lock actions
         are guarded writes (see the module's retry rules)."""
         return DevApi(self, _Secret(clean_token(token, "DEV token")), lock_id, guard)
-
-    def extension(self, developer_key: str, main_token: str, session_id: str) -> ExtensionApi:
-        """Act as the bot's Chastify extension on one opened extension session."""
-        if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > 200:
-            raise InvalidParams("the extension session id is empty or malformed")
-        return ExtensionApi(self, _Secret(clean_token(developer_key, "developer key")),
-                            _Secret(clean_token(main_token, "main token")), session_id.strip())
 
     # Transport ----------------------------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
@@ -479,110 +463,6 @@ class DevApi(_LockActions):
     async def custom_log(self, entry: CustomLog) -> JSONObject:
         body = validate_params(CustomLog, entry, "custom log")
         return _json_object(await self._call("POST", "/logs/custom", body, lock_action=True))
-
-    async def notify(self, notification: CustomNotification) -> JSONObject:
-        body = validate_params(CustomNotification, notification, "notification")
-        return _json_object(await self._call("POST", "/notifications/custom", body, lock_action=True))
-
-
-def _check_state(data: Any, depth: int = 0) -> None:
-    if depth > 32:
-        raise InvalidParams("state: nested too deeply")
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if not isinstance(key, str) or key.startswith("$") or "." in key:
-                raise InvalidParams("state: keys must be text without a leading '$' or any '.'")
-            _check_state(value, depth + 1)
-    elif isinstance(data, list):
-        for value in data:
-            _check_state(value, depth + 1)
-
-
-class ExtensionApi(_LockActions):
-    """The bot as a Chastify extension on one session: ``Authorization: Bearer <developer key>`` plus
-    ``x-chastify-main-token``. Device commands are deliberately not available."""
-
-    def __init__(self, client: ChastifyClient, developer_key: _Secret, main_token: _Secret,
-                 session_id: str) -> None:
-        self._client = client
-        self._key = developer_key
-        self._main = main_token
-        self.session_id = session_id
-        self._base = f"{EXT_BASE}/{quote(session_id, safe='')}"
-
-    def __repr__(self) -> str:
-        return f"ExtensionApi(session_id={self.session_id!r}, developer_key=***, main_token=***)"
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._key.reveal()}", "x-chastify-main-token": self._main.reveal()}
-
-    async def _call(self, method: str, path: str, body: Any = _NO_BODY, *, lock_action: bool = False,
-                    ) -> bytes:
-        key = (token_fingerprint(self._key.reveal()), f"session:{self.session_id}") if lock_action else None
-        _, content = await self._client._request(
-            method, self._base + path, headers=self._headers(), body=body, limit_key=key,
-            display_path=f"{EXT_BASE}/{{session}}{path}", secrets=(self._key.reveal(), self._main.reveal()),
-        )
-        return content
-
-    async def context(self) -> ExtensionContext:
-        """``GET /api/extensions/sessions/:sessionId``: role, extension config, lockData."""
-        content = await self._call("GET", "")
-        try:
-            body = json.loads(content) if content.strip() else {}
-        except (ValueError, RecursionError):
-            raise UnexpectedResponse("GET session context: body is not JSON", status=200) from None
-        return ExtensionContext.from_api(body)
-
-    async def action(self, name: str, params: Any = None) -> JSONObject:
-        body = build_action(name, params)
-        return _json_object(await self._call("POST", "/action", body, lock_action=True))
-
-    async def patch_metadata(self, unlock_blockers: list[str] | None = None,
-                             home_actions: list[dict[str, Any]] | list[HomeAction] | None = None,
-                             ) -> JSONObject:
-        """``PATCH /metadata``: this extension's own unlock blockers (at most 25) and home actions."""
-        body: JSONObject = {}
-        if unlock_blockers is not None:
-            if (not isinstance(unlock_blockers, list) or len(unlock_blockers) > UNLOCK_BLOCKERS_MAX
-                    or any(not isinstance(b, str) or not b.strip() or len(b) > 200 for b in unlock_blockers)):
-                raise InvalidParams(f"unlockBlockers: at most {UNLOCK_BLOCKERS_MAX} non-empty texts "
-                                    "of at most 200 characters")
-            body["unlockBlockers"] = list(unlock_blockers)
-        if home_actions is not None:
-            if not isinstance(home_actions, list):
-                raise InvalidParams("homeActions: must be a list")
-            actions: list[JSONObject] = []
-            for item in home_actions:
-                try:
-                    model = item if isinstance(item, HomeAction) else HomeAction.model_validate(item)
-                except ValidationError as e:
-                    raise invalid(e, "homeActions") from None
-                actions.append(model.model_dump(exclude_none=True))
-            body["homeActions"] = actions
-        if not body:
-            raise InvalidParams("metadata: give unlock_blockers and/or home_actions")
-        return _json_object(await self._call("PATCH", "/metadata", body))
-
-    async def temporary_opening(self, actor: Literal["wearer", "keyholder", "extension"] = "extension",
-                                ) -> None:
-        """``POST /temporary-opening/open`` (201, no body): a hygiene opening per the lock's settings."""
-        if actor not in ("wearer", "keyholder", "extension"):
-            raise InvalidParams("actor must be wearer, keyholder or extension")
-        await self._call("POST", "/temporary-opening/open", {"actor": actor}, lock_action=True)
-
-    async def get_state(self) -> Any:
-        """``GET /state``: the extension state (the ``data`` member when the body has one)."""
-        body = _json_object(await self._call("GET", "/state"))
-        return body["data"] if "data" in body else body
-
-    async def put_state(self, data: Any) -> JSONObject:
-        _check_state(data)
-        return _json_object(await self._call("PUT", "/state", {"data": data}))
-
-    async def patch_state(self, data: Any) -> JSONObject:
-        _check_state(data)
-        return _json_object(await self._call("PATCH", "/state", {"data": data}))
 
     async def notify(self, notification: CustomNotification) -> JSONObject:
         body = validate_params(CustomNotification, notification, "notification")

@@ -29,7 +29,6 @@ FREEZE_MAX = 86_400
 FREEZE_DEFAULT = 3_600
 PILLORY_MAX = 7 * 86_400
 TIME_MAX = 10 * 365 * 86_400  # ten years: anything bigger is a typo, not a punishment
-UNLOCK_BLOCKERS_MAX = 25
 
 # The only action names the client will send. ``settings.patch`` and device commands are never exposed.
 ACTION_NAMES: frozenset[str] = frozenset({
@@ -132,36 +131,6 @@ class Session(BaseModel):
         return value.lower()
 
 
-class ExtensionContext(BaseModel):
-    """``GET /api/extensions/sessions/:sessionId``: role, extension config, lockData (lenient)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    role: str | None = None
-    lock_id: str | None = None
-    extension_config: dict[str, Any] = Field(default_factory=dict)
-    lock_data: LockData = Field(default_factory=LockData)
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_api(cls, data: Any) -> ExtensionContext:
-        if not isinstance(data, dict):
-            data = {}
-        inner = data.get("data") if isinstance(data.get("data"), dict) else data
-        lock_id = _dig(inner, "lock", "_id") or inner.get("lockId")
-        role = inner.get("role")
-        config = inner.get("extensionConfig")
-        lock_data = inner.get("lockData")
-        return cls(
-            role=role if isinstance(role, str) else None,
-            lock_id=lock_id.lower() if isinstance(lock_id, str) and LOCK_ID_RE.match(lock_id) else None,
-            extension_config=config if isinstance(config, dict) else {},
-            lock_data=LockData.model_validate(lock_data if isinstance(lock_data, dict) else {}),
-            raw=data,
-        )
-
-
-# Write params ----------------------------------------------------------------------------------------
 _TEXT_FIELDS = ("reason", "task_text", "title", "message")
 
 
@@ -234,17 +203,6 @@ class CustomNotification(_Params):
     target: Literal["wearer", "keyholder", "both"] = "wearer"
     show_page_overlay: bool = False
 
-
-
-class HomeAction(BaseModel):
-    """One ``homeActions[]`` entry of the extension metadata (intent kept as given)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-
-    slug: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    title: str = Field(min_length=1, max_length=100)
-    description: str | None = Field(None, max_length=500)
-    intent: dict[str, Any] | None = None
 
 
 def invalid(err: ValidationError, what: str) -> InvalidParams:

@@ -14,7 +14,6 @@ from bot.chastify import ChastifyClient
 
 TOKEN = "dev-token-alice"
 OTHER_TOKEN = "dev-token-bob"
-EXT_KEY = "ext-dev-key"
 LOCK_ID = "0123456789abcdef01234567"
 OTHER_LOCK_ID = "fedcba9876543210fedcba98"
 
@@ -61,7 +60,7 @@ def ok(body: Any = None, status: int = 200, headers: dict[str, str] | None = Non
     return httpx.Response(status, json=body, headers=headers)
 
 
-SECRETS = (TOKEN, OTHER_TOKEN, EXT_KEY)
+SECRETS = (TOKEN, OTHER_TOKEN)
 
 
 def assert_secret_free(err: BaseException, secrets: tuple[str, ...] = SECRETS, _depth: int = 0) -> None:

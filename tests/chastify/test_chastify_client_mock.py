@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from chastify_helpers import (
-    EXT_KEY,
     LOCK_ID,
     OTHER_LOCK_ID,
     TOKEN,
@@ -387,16 +386,6 @@ async def test_write_with_unknown_outcome_is_not_resent(
         assert e.status == answer.status_code
 
 
-@pytest.mark.parametrize("method", ["put_state", "patch_state", "patch_metadata"])
-async def test_extension_writes_are_not_resent_either(make_client: ClientFactory, method: str) -> None:
-    rec = Recorder(httpx.Response(500))
-    ext = make_client(transport=rec.transport).extension(EXT_KEY, "main-token-1", "sess1")
-    call = ext.patch_metadata(["x"]) if method == "patch_metadata" else getattr(ext, method)({"a": 1})
-    with pytest.raises(OutcomeUnknown):
-        await call
-    assert len(rec.requests) == 1
-
-
 async def test_total_timeout_on_a_write_is_outcome_unknown(make_client: ClientFactory) -> None:
     async def slow(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(1.0)
@@ -426,92 +415,25 @@ async def test_total_timeout_on_a_read_is_retried(make_client: ClientFactory) ->
     assert calls == 2
 
 
-# Extension API -----------------------------------------------------------------------------------------
-async def test_extension_headers_paths_and_bodies(make_client: ClientFactory) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/temporary-opening/open"):
-            return httpx.Response(201)
-        if request.method == "GET" and request.url.path.endswith("/state"):
-            return ok({"data": {"counter": 1}})
-        if request.method == "GET":
-            return ok({"role": "wearer", "extensionConfig": {"a": 1}, "lockData": {"frozen": True}})
-        return ok({"ok": True})
-
-    rec = Recorder(answer)
-    ext = make_client(transport=rec.transport).extension(EXT_KEY, "main-token-1", "sess/1")
-    ctx = await ext.context()
-    assert ctx.role == "wearer" and ctx.extension_config == {"a": 1} and ctx.lock_data.frozen is True
-    await ext.action("remove_time", 300)
-    await ext.freeze(120)
-    await ext.patch_metadata(["Finish extension task"], [
-        {"slug": "tasks", "title": "Tasks", "description": "Open tasks panel",
-         "intent": {"type": "open_panel", "payload": {"panel": "regular-actions"}}}])
-    await ext.temporary_opening("keyholder")
-    assert await ext.get_state() == {"counter": 1}
-    await ext.put_state({"counter": 1, "notes": "first test"})
-    await ext.patch_state({"counter": 2})
-    await ext.notify(CustomNotification(title="Extension Reminder", message="Ready.", target="both"))
-
-    base = "/api/extensions/sessions/sess%2F1"
-    got = [(r.method, r.url.raw_path.decode(), json.loads(r.content) if r.content else None) for r in rec.requests]
-    assert got == [
-        ("GET", base, None),
-        ("POST", base + "/action", {"name": "remove_time", "params": 300}),
-        ("POST", base + "/action", {"name": "freeze", "params": {"durationSeconds": 120}}),
-        ("PATCH", base + "/metadata", {"unlockBlockers": ["Finish extension task"], "homeActions": [
-            {"slug": "tasks", "title": "Tasks", "description": "Open tasks panel",
-             "intent": {"type": "open_panel", "payload": {"panel": "regular-actions"}}}]}),
-        ("POST", base + "/temporary-opening/open", {"actor": "keyholder"}),
-        ("GET", base + "/state", None),
-        ("PUT", base + "/state", {"data": {"counter": 1, "notes": "first test"}}),
-        ("PATCH", base + "/state", {"data": {"counter": 2}}),
-        ("POST", base + "/notifications/custom", {"title": "Extension Reminder", "message": "Ready.",
-                                                  "target": "both", "showPageOverlay": False}),
-    ]
-    for r in rec.requests:
-        assert r.headers["authorization"] == f"Bearer {EXT_KEY}"
-        assert r.headers["x-chastify-main-token"] == "main-token-1"
-        assert "x-chastify-lock-id" not in r.headers
-
-
-async def test_extension_refuses_bad_input_before_sending(make_client: ClientFactory) -> None:
+async def test_device_commands_and_out_of_range_freezes_are_refused_before_sending(make_client: ClientFactory,
+                                                                                    ) -> None:
     rec = Recorder(ok({}))
-    client = make_client(transport=rec.transport)
-    ext = client.extension(EXT_KEY, "main-token-1", "sess1")
-    calls = [
-        ext.patch_metadata(["x"] * 26), ext.patch_metadata([""]), ext.patch_metadata(),
-        ext.patch_metadata(home_actions=[{"slug": "a"}]), ext.patch_metadata(home_actions=[{"title": "t"}]),
-        ext.temporary_opening("server"),  # type: ignore[arg-type]
-        ext.put_state({"$set": 1}), ext.patch_state({"a": {"b.c": 1}}), ext.put_state({"x": float("nan")}),
-        ext.action("device.command", {}), ext.freeze(30),
-    ]
-    for call in calls:
+    dev = make_client(transport=rec.transport).dev(TOKEN, LOCK_ID)
+    for call in (dev.action("device.command", {}), dev.freeze(30)):
         with pytest.raises(InvalidParams):
             await call
     assert rec.requests == []
-    with pytest.raises(InvalidParams):
-        client.extension(EXT_KEY, "main-token-1", "  ")
-    with pytest.raises(InvalidParams):
-        client.extension(EXT_KEY, "", "sess1")
-    assert not hasattr(ext, "device_command")
-
-
-async def test_extension_not_enabled(make_client: ClientFactory) -> None:
-    rec = Recorder(err(403, "extension_not_enabled", "Hygiene Opening is not enabled on this lock."))
-    ext = make_client(transport=rec.transport).extension(EXT_KEY, "main-token-1", "sess1")
-    with pytest.raises(ExtensionNotEnabled):
-        await ext.temporary_opening()
+    assert not hasattr(dev, "device_command")
 
 
 # Secrecy ------------------------------------------------------------------------------------------------
 async def test_token_never_in_reprs(make_client: ClientFactory) -> None:
     client = make_client()
     dev = client.dev(f"Bearer {TOKEN}", LOCK_ID)
-    ext = client.extension(EXT_KEY, "main-token-1", "sess1")
-    for obj in (client, dev, ext, vars(dev), vars(ext), vars(client)):
+    for obj in (client, dev, vars(dev), vars(client)):
         text = repr(obj) + str(obj)
-        assert TOKEN not in text and EXT_KEY not in text and "main-token-1" not in text
-    assert f"{dev._token}" == "***" and str(ext._main) == "***"
+        assert TOKEN not in text
+    assert f"{dev._token}" == "***"
     import pickle
 
     with pytest.raises(TypeError):

@@ -8,7 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from chastify_helpers import EXT_KEY, OTHER_LOCK_ID, OTHER_TOKEN, TOKEN, ClientFactory, assert_secret_free
+from chastify_helpers import OTHER_LOCK_ID, OTHER_TOKEN, TOKEN, ClientFactory, assert_secret_free
 
 from bot.chastify import (
     ActionLimiter,
@@ -18,7 +18,6 @@ from bot.chastify import (
     ChastifyUnavailable,
     CustomLog,
     CustomNotification,
-    ExtensionNotEnabled,
     InsufficientScope,
     InvalidParams,
     InvalidToken,
@@ -136,43 +135,6 @@ async def test_task_complete_failed_with_reason(s: StandIn, client: ChastifyClie
                                    "params": {"successful": False, "reason": "Did not finish in time"}}
 
 
-# The extension API ----------------------------------------------------------------------------------
-async def test_every_extension_call(s: StandIn, client: ChastifyClient) -> None:
-    lock = s.add_lock(TOKEN, remaining=7200, hygiene=True)
-    session_id, main_token = s.open_extension_session(lock.id)
-    ext = client.extension(EXT_KEY, main_token, session_id)
-
-    ctx = await ext.context()
-    assert ctx.role == "wearer" and ctx.lock_data.time_remaining_seconds == 7200
-
-    await ext.action("add_time", 300)
-    assert lock.remaining_seconds() == 7500
-    await ext.remove_time(500)
-    assert lock.remaining_seconds() == 7000
-    await ext.freeze(120)
-    assert lock.frozen
-    await ext.unfreeze()
-
-    await ext.patch_metadata(["Finish extension task"], [{"slug": "tasks", "title": "Tasks"}])
-    assert lock.unlock_blockers[session_id] == ["Finish extension task"]
-    await ext.patch_metadata([])
-    assert lock.unlock_blockers[session_id] == []
-
-    assert await ext.get_state() == {}
-    await ext.put_state({"counter": 1, "notes": "first test"})
-    await ext.patch_state({"counter": 2})
-    assert await ext.get_state() == {"counter": 2, "notes": "first test"}
-
-    await ext.notify(CustomNotification(title="Extension Reminder", message="Your next challenge is ready."))
-    assert lock.notifications[-1]["target"] == "wearer"
-
-    await ext.temporary_opening("extension")
-    assert lock.hygiene_open
-    with pytest.raises(ActionRejected) as info:
-        await ext.temporary_opening("keyholder")
-    assert info.value.code == "hygienic_opening_in_progress" and info.value.status == 409
-
-
 # Every documented error ------------------------------------------------------------------------------
 async def test_token_errors(s: StandIn, client: ChastifyClient) -> None:
     lock = s.add_lock(TOKEN)
@@ -201,23 +163,6 @@ async def test_insufficient_scope(s: StandIn, client: ChastifyClient) -> None:
     assert lock.remaining_seconds() == 86400
 
 
-async def test_extension_errors(s: StandIn, client: ChastifyClient, ft: FakeClock) -> None:
-    lock = s.add_lock(TOKEN)
-    session_id, main_token = s.open_extension_session(lock.id)
-    with pytest.raises(InvalidToken):
-        await client.extension("ext-wrong-key", main_token, session_id).context()
-    with pytest.raises(InvalidToken):
-        await client.extension(EXT_KEY, "main-wrong", session_id).context()
-    s.set_extension_enabled(session_id, False)
-    with pytest.raises(ExtensionNotEnabled) as info:
-        await client.extension(EXT_KEY, main_token, session_id).add_time(60)
-    assert info.value.status == 403
-    s.set_extension_enabled(session_id, True)
-    ft.advance(10 * 3600 + 1)  # launch tokens expire after 10 hours
-    with pytest.raises(InvalidToken):
-        await client.extension(EXT_KEY, main_token, session_id).context()
-
-
 async def test_lock_gone(s: StandIn, client: ChastifyClient) -> None:
     lock = s.add_lock(TOKEN)
     other = s.add_lock(OTHER_TOKEN)
@@ -234,11 +179,6 @@ async def test_lock_gone(s: StandIn, client: ChastifyClient) -> None:
         assert info.value.status == 409 and isinstance(info.value, LockGone)
     with pytest.raises(NoActiveLock):  # unpinned: no active lock left at all
         await client.dev(TOKEN).session()
-
-    session_id, main_token = s.open_extension_session(other.id)
-    s.end_lock(other.id)
-    with pytest.raises(LockEnded):
-        await client.extension(EXT_KEY, main_token, session_id).context()
 
 
 async def test_unpinned_dev_follows_the_new_lock_but_pinned_never_does(s: StandIn, client: ChastifyClient) -> None:
@@ -419,9 +359,7 @@ async def test_no_secret_in_logs_or_errors(s: StandIn, client: ChastifyClient,
                                            caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     lock = s.add_lock(TOKEN)
-    session_id, main_token = s.open_extension_session(lock.id)
     dev = client.dev(TOKEN, lock.id)
-    ext = client.extension(EXT_KEY, main_token, session_id)
     errors: list[ChastifyError] = []
 
     async def attempt(coro: object) -> None:
@@ -432,21 +370,16 @@ async def test_no_secret_in_logs_or_errors(s: StandIn, client: ChastifyClient,
 
     await attempt(dev.session())
     await attempt(dev.add_time(60))
-    await attempt(ext.context())
-    await attempt(ext.put_state({"a": 1}))
     s.faults.force_429 = 1
     await attempt(dev.session())
     s.faults.error_after_apply_rate = 1.0
     await attempt(dev.add_time(60))
-    await attempt(ext.add_time(60))
     s.faults.clear()
     await attempt(dev.end_pillory())
     s.revoke(TOKEN)
     await attempt(dev.session())
-    s.set_extension_enabled(session_id, False)
-    await attempt(ext.context())
-    assert len(errors) == 5
-    secrets = (TOKEN, EXT_KEY, main_token)
+    assert len(errors) == 3  # the 502 after applying, the pillory not active, the revoked token
+    secrets = (TOKEN,)
     for e in errors:
         assert_secret_free(e, secrets)
     for record in caplog.records:
@@ -454,7 +387,6 @@ async def test_no_secret_in_logs_or_errors(s: StandIn, client: ChastifyClient,
             text = record.getMessage() + repr(record.args) + str(record.exc_text)
             for secret in secrets:
                 assert secret not in text, record.name
-    assert session_id not in " ".join(r.getMessage() for r in caplog.records if r.name == "bot.chastify")
-    for obj in (client, dev, ext, client.limiter):
+    for obj in (client, dev, client.limiter):
         for secret in secrets:
             assert secret not in repr(obj)
