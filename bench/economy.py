@@ -104,7 +104,7 @@ async def once(size: EconomySize, *, workdir: Path, seed: int = 3) -> EconomyRun
 
 
 async def _hour(size: EconomySize, bot: Any, env: Any, chastify: StandIn, rng: random.Random) -> EconomyRun:
-    from bot.services import Member, Place
+    from bot.members import Member, Place
     from cogs.votes import VotesCog, vote_embed
 
     world = make_guilds(env, size.guilds)

@@ -92,7 +92,7 @@ async def _open_votes(bot: Any, world: World, size: IngestSize, guild_of: list[i
                       window: int = 3600) -> Any:
     """Links recorded as /chastify link records them; votes proposed through ``VoteService.propose`` (the
     path /vote takes: admission, policy gate), their messages posted by the bot with its two reactions."""
-    from bot.services import Member, Place
+    from bot.members import Member, Place
     from cogs.votes import VotesCog, vote_embed
 
     cog = next(c for c in bot.cogs.values() if isinstance(c, VotesCog))

@@ -167,7 +167,7 @@ async def _run(size: LatencySize, bot: Any, env: Any, chastify: RemoteStandIn) -
 async def _propose_all(size: LatencySize, world: World, service: Any, links: list[Any], bot: Any,
                        guild_of: list[int], kinds: list[str], embeds: list[discord.Embed], vote_ids: list[int],
                        deadlines: list[float]) -> None:
-    from bot.services import Member, Place
+    from bot.members import Member, Place
     from cogs.votes import vote_embed
 
     for i in range(size.open_votes):

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from bot import permissions
 from bot.actions import Action, log_description, log_title
 from bot.chastify import (
     ActionLimiter,
@@ -34,6 +35,7 @@ from bot.consent import Consent
 from bot.durations import format_duration
 from bot.errors import NotAllowed, NotLinked, Refused, UserError
 from bot.events import ActionFinished, Events, LinkGone, OwnerNotice, VotesCancelled
+from bot.members import Member, Place
 from bot.outbox import Outbox
 from bot.outcomes import SendResult
 from bot.policy import Decision, LockState, OwnerLimits
@@ -43,26 +45,6 @@ from bot.vault import Vault, VaultError, normalize_token
 from bot.voting.rules import cancelled_text
 
 log = logging.getLogger("bot.services")
-
-
-@dataclass(frozen=True)
-class Member:
-    """A Discord member as the core sees one."""
-
-    id: int
-    name: str
-    role_ids: frozenset[int] = frozenset()
-    manage_guild: bool = False
-    is_bot: bool = False
-    created_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class Place:
-    guild_id: int
-    guild_name: str
-    channel_id: int | None = None
-    channel_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,8 +223,7 @@ class Core:
         if link is None:
             raise NotLinked("That member has no lock linked in this server." if owner_id != actor.id
                             else "You have no lock linked in this server.")
-        if owner_id != actor.id and not actor.manage_guild:
-            raise NotAllowed("Only the lock's owner, or someone with Manage Server, can unlink it.")
+        permissions.require_unlink(actor, owner_id)
         reason = "the lock was unlinked"
         await self.outbox.cancel_pending(link.id, reason)
         ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(reason))
@@ -299,9 +280,11 @@ class Core:
             await self.store.links.set_title(link.id, session.lock_data.lock_title)
         return StatusView(link, session, None, state, votes)
 
-    async def change_settings(self, guild_id: int, changes: Mapping[str, Any], *, reset: bool = False) -> GuildRules:
-        """A server's vote settings (Manage Server, checked by the command): forget them all first with ``reset``,
-        then set ``changes``; returns the rules now in force."""
+    async def change_settings(self, guild_id: int, actor: Member, changes: Mapping[str, Any], *,
+                              reset: bool = False) -> GuildRules:
+        """A server's vote settings (Manage Server): forget them all first with ``reset``, then set ``changes``;
+        returns the rules now in force."""
+        permissions.require_manage_server(actor)
         if reset:
             await self.store.settings.reset(guild_id)
         if changes:
@@ -346,8 +329,6 @@ class Core:
     async def may_act(self, link: Link, member: Member) -> bool:
         return member.id == link.owner_id or await self.store.trust.is_trusted(link.id, member.id, member.role_ids)
 
-    async def may_read_history(self, link: Link, member: Member) -> bool:
-        return member.manage_guild or await self.may_act(link, member)
 
     # ------------------------------------------------------------------ limits and safeword
     async def limits(self, link: Link) -> OwnerLimits:
@@ -493,10 +474,10 @@ class Core:
     # ------------------------------------------------------------------ acting
     async def precheck(self, place: Place, actor: Member, link: Link, action: Action) -> None:
         """Every check a direct action must pass, without sending anything (raises the refusal)."""
-        if not await self.may_act(link, actor):
+        acts = await self.may_act(link, actor)
+        if not acts:
             await self._refusal(place, link, actor, action, "not the owner and not trusted")
-            raise NotAllowed("Only the lock's owner and the people they trust can act on this lock. "
-                             "The owner can trust you with `/chastify trust`.")
+        permissions.require_act(acts)
         await self.gate(place, link, action, source="direct", actor=actor)
         try:
             self._check_rate(link)
@@ -610,13 +591,14 @@ class Core:
         await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=link.owner_id, source="bot",
                                    action_summary="tell the owner", outcome="undelivered", detail=message[:500])
 
-    async def history(self, link: Link, limit: int = 15, *, refusal_groups: int = 8,
+    async def history(self, link: Link, reader: Member, limit: int = 15, *, refusal_groups: int = 8,
                       refusal_window: int = 500) -> tuple[list[AuditEntry], list[tuple[AuditEntry, int]]]:
         """The link's last ``limit`` actions and other events (applied, failed, uncertain, cancelled, linked, ...)
         and, apart, its refusals: the last ``refusal_window`` refusals with repeats collapsed into at most
         ``refusal_groups`` groups, newest first, each as its latest entry and how many times it came. A repeat is
         the same source, member, action and reason (numbers in the reason aside, e.g. a cooldown's wait), so no
         number of refusals can push a real action out of the history."""
+        permissions.require_history(reader, await self.may_act(link, reader))
         import re
 
         actions = await self.store.audit.list_actions_for_link(link.id, limit)

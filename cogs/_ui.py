@@ -9,7 +9,8 @@ from discord import app_commands
 
 from bot.app import ChastifyBot
 from bot.durations import format_duration
-from bot.services import Core, Member, Place, StatusView
+from bot.members import Member, Place
+from bot.services import Core, StatusView
 from bot.store.models import Link
 from bot.text import escape_markdown
 from bot.voting.rules import progress_bar

@@ -9,10 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import permissions
 from bot.app import ChastifyBot
 from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
 from bot.durations import DurationError, format_duration, parse_duration, parse_duration_or_zero
-from bot.errors import NotAllowed, UserError
+from bot.errors import UserError
 from bot.events import OwnerNotice
 from bot.policy import KIND_PRESETS, OwnerLimits
 from bot.services import Core
@@ -68,11 +69,6 @@ class LinkModal(discord.ui.Modal, title="Link your Chastify lock"):
     # discord.py's Modal.on_error takes (interaction, error) while the View it derives from takes an item too
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         await report(interaction, error)
-
-
-def require_manage_guild(interaction: discord.Interaction) -> None:
-    if not interaction.permissions.manage_guild:
-        raise NotAllowed("You need the Manage Server permission for this.")
 
 
 @app_commands.guild_only()
@@ -148,10 +144,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
     async def history(self, interaction: discord.Interaction, lock: str | None = None) -> None:
         assert interaction.guild is not None
         link = await self.core.resolve(interaction.guild.id, lock)
-        if not await self.core.may_read_history(link, member_of(interaction)):
-            raise NotAllowed("Only the owner, people they trust and members with Manage Server can read the "
-                             "history of this lock.")
-        actions, refusals = await self.core.history(link, refusal_window=HISTORY_REFUSALS)
+        actions, refusals = await self.core.history(link, member_of(interaction), refusal_window=HISTORY_REFUSALS)
         # every stored text (the lock's title, summaries with a task's text, details with reasons and server
         # messages) is shown through shown_text: one line, cut, then escaped (no markdown, no masked link)
         embed = discord.Embed(title=f"History of {shown_text(link.title or 'the lock', 200)}", colour=INFO)
@@ -246,8 +239,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                        cooldown: str | None = None, max_open: app_commands.Range[int, 1, 25] | None = None,
                        min_account_age: app_commands.Range[int, 0, 3650] | None = None,
                        reset: bool = False) -> None:
-        require_manage_guild(interaction)
         assert interaction.guild is not None
+        permissions.require_manage_server(member_of(interaction))  # before parsing: a refusal says only this
         gid = interaction.guild.id
         changes: dict[str, Any] = {}
         try:
@@ -267,7 +260,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                 changes[key] = value
         if majority is not None:
             changes["majority"] = majority / 100
-        rules = await self.core.change_settings(gid, changes, reset=reset)
+        rules = await self.core.change_settings(gid, member_of(interaction), changes, reset=reset)
         embed = discord.Embed(title="Vote settings" + (" (updated)" if changes or reset else ""), colour=OK)
         embed.add_field(name="Vote channel", value=f"<#{rules.channel_id}>" if rules.channel_id else "where asked")
         embed.add_field(name="Voter role", value=f"<@&{rules.voter_role_id}>" if rules.voter_role_id else "everyone")

@@ -13,7 +13,7 @@ from bot.actions import DURATION_BOUNDS, LABELS, Action, ActionKind
 from bot.app import ChastifyBot
 from bot.durations import format_duration, format_signed, parse_duration, parse_duration_or_zero
 from bot.errors import UserError
-from bot.services import Member, Place
+from bot.members import Member, Place
 from bot.text import REASON_MAX, TASK_MAX, clean_text, escape_markdown
 from bot.voting.display import CurrentReactions, Display, MessageGone
 from bot.voting.rules import board_net, progress_bar

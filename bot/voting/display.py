@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.services import Member, Place
+from bot.members import Member, Place
 from bot.voting.state import OpenVote, Snapshot
 
 

@@ -26,13 +26,15 @@ import uuid
 from collections.abc import Awaitable
 from typing import Any, Literal
 
+from bot import permissions
 from bot.actions import DURATION_BOUNDS, Action, ActionKind, log_description, log_title
 from bot.durations import format_duration, format_signed
 from bot.errors import NotAllowed, Refused, UserError
 from bot.events import ActionFinished, VotesCancelled
+from bot.members import Member, Place
 from bot.outcomes import SendResult
 from bot.policy import effective_quorum
-from bot.services import Core, Member, Place
+from bot.services import Core
 from bot.store.models import BallotChange, Link, Vote
 from bot.text import escape_markdown
 from bot.voting.display import CurrentReactions, Display, MessageGone
@@ -147,9 +149,10 @@ class VoteService:
                     f"You proposed a vote recently; this server allows one proposal per member every {every}. "
                     f"You can propose again in {again}.", limit="cooldown"))
         try:
-            if g.voter_role_id is not None and g.voter_role_id not in proposer.role_ids:
-                raise await refused(
-                    NotAllowed(f"Only members with the <@&{g.voter_role_id}> role can propose votes here."))
+            try:
+                permissions.require_voter_role(proposer, g.voter_role_id)
+            except NotAllowed as err:
+                raise await refused(err) from None
             window_s = g.window_seconds if window is None else window
             if not MIN_WINDOW <= window_s <= MAX_WINDOW:
                 raise await refused(UserError(
@@ -606,10 +609,7 @@ class VoteService:
         if vote is None or (guild_id is not None and vote.guild_id != guild_id):
             raise UserError(f"There is no vote #{vote_id} in this server (see `/vote list`).")
         link = await self.store.links.get_by_id(vote.link_id)
-        allowed = actor.id == vote.proposer_id or actor.manage_guild or (link is not None and link.owner_id == actor.id)
-        if not allowed:
-            raise NotAllowed("Only the member who proposed the vote, the lock's owner or someone with Manage "
-                             "Server can cancel it.")
+        permissions.require_cancel_vote(actor, vote.proposer_id, link)
         ov = self.open.get(vote_id)
         if ov is None or not await self._cancel_quietly(ov, f"Cancelled by {escape_markdown(actor.name)}."):
             fresh = await self.store.votes.get(vote_id)

@@ -22,7 +22,7 @@ from bot.actions import Action, ActionKind
 from bot.chastify import ChastifyClient
 from bot.chastify.client import DevApi
 from bot.events import OwnerNotice
-from bot.services import Member, Place
+from bot.members import Member, Place
 from bot.store import Store
 from bot.store.models import Link
 from bot.store.repos import OutboxRepo

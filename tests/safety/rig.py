@@ -18,7 +18,8 @@ from bot.actions import Action
 from bot.chastify import ActionLimiter, ChastifyClient, Timeouts
 from bot.durations import format_duration, format_signed
 from bot.events import OwnerNotice
-from bot.services import Core, Member, Place, Presence
+from bot.members import Member, Place
+from bot.services import Core, Presence
 from bot.store import Store
 from bot.store.models import AuditEntry, Link
 from bot.vault import Vault

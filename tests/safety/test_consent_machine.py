@@ -65,8 +65,8 @@ from hypothesis.stateful import (
 
 from bot.actions import Action, ActionKind
 from bot.errors import UserError
+from bot.members import Member, Place
 from bot.policy import OwnerLimits
-from bot.services import Member, Place
 from sandbox.chastify import StandIn
 from sandbox.chastify.server import RecordedRequest
 from tests.safety.rig import Rig, make_rig

@@ -12,7 +12,7 @@ import asyncio
 
 from bot.actions import Action, ActionKind
 from bot.chastify import Timeouts
-from bot.services import Member, Place
+from bot.members import Member, Place
 from tests.safety.rig import add, history_actions
 
 PLACE = Place(1, "Guild 1", 1, "general")

@@ -14,8 +14,8 @@ from collections import Counter
 
 from bot.actions import Action, ActionKind
 from bot.errors import Refused
+from bot.members import Member, Place
 from bot.policy import ALL_KINDS, OwnerLimits
-from bot.services import Member, Place
 from bot.voting.state import OpenVote
 from tests.safety.rig import (
     action_requests,
