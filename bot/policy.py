@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.actions import Action, ActionKind
+from bot.actions import LABELS, Action, ActionKind
 from bot.config import LimitsSettings
 from bot.durations import format_duration
 
@@ -175,6 +175,38 @@ def effective_quorum(guild_quorum: int, limits: OwnerLimits) -> int:
 
 
 def _label(action: Action) -> str:
-    from bot.actions import LABELS
-
     return LABELS[action.kind]
+
+
+# Each owner limit: the `/chastify limits` option that sets it and what it means. The README's table of limits
+# and their defaults is generated from this and the defaults above (``limits_reference_markdown``).
+LIMIT_OPTIONS: dict[str, tuple[str, str]] = {
+    "max_add_per_action": ("max_add", "most time one action may add"),
+    "max_add_per_day": ("max_add_per_day", "most time added per rolling 24 h"),
+    "max_freeze": ("max_freeze", "longest freeze (a freeze with no duration counts as 1 h)"),
+    "max_pillory": ("max_pillory", "longest pillory"),
+    "min_vote_quorum": ("min_quorum", "least quorum of a decision vote on the lock"),
+    "direct_allowed": ("trusted", "what trusted people (and the owner with `/lock`, `/task`) may do"),
+    "vote_allowed": ("votes", "what votes and boards may do (a separate allow-list)"),
+    "allow_owner_vote": ("owner_votes", "whether the owner's own reactions count"),
+}
+
+
+def limits_reference_markdown() -> str:
+    """The README's table of the owner limits: what each means, its option and its default."""
+    defaults = OwnerLimits()
+    order = list(ActionKind)
+    rows = ["| limit | option | default |", "|---|---|---|"]
+    for name, (option, meaning) in LIMIT_OPTIONS.items():
+        value = getattr(defaults, name)
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif isinstance(value, frozenset):
+            preset = next((p for p, kinds in KIND_PRESETS.items() if kinds == value), None)
+            shown = preset or ", ".join(LABELS[k] for k in sorted(value, key=order.index))
+        elif name == "min_vote_quorum":
+            shown = f"{value} (`limits.{name}`)"
+        else:
+            shown = f"{format_duration(value)} (`limits.{name}`)"
+        rows.append(f"| {meaning} | `{option}` | {shown} |")
+    return "\n".join(rows) + "\n"

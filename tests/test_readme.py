@@ -50,3 +50,21 @@ def test_every_safety_promise_names_tests_that_exist():
             assert re.search(rf"^(async )?def {name}\(", source, re.M), f"{current.name} has no test {name}"
             named += 1
     assert named >= 20
+
+
+def test_the_limits_table_in_readme_is_generated_from_the_one_place_defaults_live():
+    from bot.policy import limits_reference_markdown
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- limits-reference:start -->\n(.*?)<!-- limits-reference:end -->", text, re.S)
+    assert block, "README.md lost its limits-reference markers"
+    assert block.group(1) == limits_reference_markdown(), (
+        "README.md's table of limits is out of date: paste bot.policy.limits_reference_markdown()")
+
+
+def test_the_limits_command_offers_exactly_the_limits_the_table_names():
+    from bot.policy import LIMIT_OPTIONS
+    from cogs.chastify import ChastifyCog
+
+    command = ChastifyCog.limits
+    assert {p.name for p in command.parameters} == {option for option, _ in LIMIT_OPTIONS.values()}
