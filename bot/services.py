@@ -37,12 +37,11 @@ from bot.errors import NotAllowed, NotLinked, Refused, UserError
 from bot.events import ActionFinished, Events, LinkGone, OwnerNotice, VotesCancelled
 from bot.members import Member, Place
 from bot.outbox import Outbox
-from bot.outcomes import SendResult
+from bot.outcomes import SendResult, cancelled_text
 from bot.policy import Decision, LockState, OwnerLimits
 from bot.store import Store
 from bot.store.models import AuditEntry, GuildSettings, Link, LockPause, TrustEntry
 from bot.vault import Vault, VaultError, normalize_token
-from bot.voting.rules import cancelled_text
 
 log = logging.getLogger("bot.services")
 

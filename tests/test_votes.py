@@ -62,7 +62,7 @@ def test_board_net_and_bar():
 
 
 def test_a_vote_cancelled_by_the_bot_reads_as_one_sentence():
-    from bot.voting.rules import cancelled_text
+    from bot.outcomes import cancelled_text
 
     assert cancelled_text("This lock has ended on Chastify.") == "Cancelled: this lock has ended on Chastify."
     assert cancelled_text("the owner used the safeword") == "Cancelled: the owner used the safeword."

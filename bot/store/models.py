@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple, TypeVar, get_args
 
@@ -23,6 +24,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxSource",
     "OutboxStatus",
+    "Tally",
     "TrustEntry",
     "TrustKind",
     "Vote",
@@ -139,6 +141,34 @@ class BallotChange(NamedTuple):
     vote_id: int
     voter_id: int
     choice: int | None
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts of one vote's ballots: ``votes_for`` (choice 1: ✅ or 🔼) and ``votes_against`` (choice -1). The one
+    tally type: the ballots repository returns it, the vote rules judge it."""
+
+    votes_for: int = 0
+    votes_against: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.votes_for + self.votes_against
+
+    @property
+    def net(self) -> int:
+        return self.votes_for - self.votes_against
+
+    @staticmethod
+    def of(choices: Iterable[int]) -> Tally:
+        """The tally of some ballots' choices (1 for, -1 against; anything else is not a ballot)."""
+        f = a = 0
+        for choice in choices:
+            if choice == 1:
+                f += 1
+            elif choice == -1:
+                a += 1
+        return Tally(f, a)
 
 
 @dataclass(frozen=True, slots=True)

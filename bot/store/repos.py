@@ -19,8 +19,6 @@ from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
-from bot.voting.rules import Tally
-
 from .db import Database
 from .models import (
     LINK_STATES,
@@ -38,6 +36,7 @@ from .models import (
     LockPause,
     LockPerson,
     OutboxEntry,
+    Tally,
     TrustEntry,
     Vote,
     from_row,

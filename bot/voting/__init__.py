@@ -5,6 +5,6 @@
 - ``bot.voting.display``: the port the Discord side fills (draw, place, reactions after a restart);
 - ``bot.voting.service``: ``VoteService``: proposals, ballots, deadlines, closing, catching up after a restart.
 
-Import from the module that holds a name: this package imports nothing itself, so the core may use the pure
-rules (``bot.services`` words cancelled votes with ``rules.cancelled_text``) without loading the service.
+Import from the module that holds a name: this package imports nothing itself. The core below it never imports
+it (the wording of a cancelled vote is ``bot.outcomes.cancelled_text``, the one ``Tally`` is a store model).
 """

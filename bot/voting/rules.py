@@ -10,9 +10,10 @@ Time boards: each 🔼 adds ``add_per_vote``, each 🔽 removes ``remove_per_vot
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+from bot.store.models import Tally
 
 FOR = 1
 AGAINST = -1
@@ -28,30 +29,6 @@ class Rules:
     quorum: int
     majority: float
     instant_pass: int = 0
-
-
-@dataclass(frozen=True)
-class Tally:
-    votes_for: int = 0
-    votes_against: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.votes_for + self.votes_against
-
-    @property
-    def net(self) -> int:
-        return self.votes_for - self.votes_against
-
-    @staticmethod
-    def of(choices: Iterable[int]) -> Tally:
-        f = a = 0
-        for choice in choices:
-            if choice == FOR:
-                f += 1
-            elif choice == AGAINST:
-                a += 1
-        return Tally(f, a)
 
 
 @dataclass(frozen=True)
@@ -93,15 +70,6 @@ def early(t: Tally, rules: Rules, *, max_more_voters: int | None) -> Verdict | N
         verdict = at_deadline(best, rules)
         return Verdict(Outcome.FAILED, f"cannot pass any more ({verdict.reason} at best)", True)
     return None
-
-
-def cancelled_text(reason: str) -> str:
-    """How a vote cancelled by the bot reads: ``Cancelled: this lock has ended on Chastify.`` (one sentence
-    start, one full stop, whatever the reason's own casing and punctuation)."""
-    why = reason.strip().rstrip(".")
-    if why[:1].isupper() and not why[1:2].isupper():
-        why = why[0].lower() + why[1:]
-    return f"Cancelled: {why}."
 
 
 def board_net(ups: int, downs: int, add_per_vote: int, remove_per_vote: int) -> int:

@@ -32,13 +32,13 @@ from bot.durations import format_duration, format_signed
 from bot.errors import NotAllowed, Refused, UserError
 from bot.events import ActionFinished, VotesCancelled
 from bot.members import Member, Place
-from bot.outcomes import SendResult
+from bot.outcomes import SendResult, cancelled_text
 from bot.policy import effective_quorum
 from bot.services import Core
-from bot.store.models import BallotChange, Link, Vote
+from bot.store.models import BallotChange, Link, Tally, Vote
 from bot.text import escape_markdown
 from bot.voting.display import CurrentReactions, Display, MessageGone
-from bot.voting.rules import Outcome, Rules, Tally, Verdict, at_deadline, board_net, cancelled_text, early
+from bot.voting.rules import Outcome, Rules, Verdict, at_deadline, board_net, early
 from bot.voting.state import BOARD_EMOJI, DECISION_EMOJI, MAX_WINDOW, MIN_WINDOW, QUEUED, OpenVote, Snapshot
 
 log = logging.getLogger("bot.voting")

@@ -8,8 +8,8 @@ from typing import Literal
 
 from bot.actions import Action
 from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
-from bot.store.models import Link, Vote
-from bot.voting.rules import FOR, Rules, Tally, board_net
+from bot.store.models import Link, Tally, Vote
+from bot.voting.rules import FOR, Rules, board_net
 
 DECISION_EMOJI = {"✅": FOR, "❌": -1}
 BOARD_EMOJI = {"🔼": FOR, "🔽": -1}

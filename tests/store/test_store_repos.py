@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from bot.store import BallotChange, GuildSettings, Store
-from bot.voting.rules import Tally
+from bot.store.models import Tally
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.asyncio
