@@ -8,11 +8,9 @@ from typing import Any, Literal
 
 from bot import permissions
 from bot.actions import Action, log_description, log_title
-from bot.chastify import (
-    limiter_key,
-)
+from bot.chastify import limiter_key
 from bot.core.linking import Linking
-from bot.core.part import Part, _owner_left_text
+from bot.core.part import OWNER_LEFT_TEXT, Part
 from bot.durations import format_duration
 from bot.errors import Refused
 from bot.events import ActionFinished
@@ -54,7 +52,7 @@ class Acting(Part):
         """A direct action by the owner or a trusted member: checked, recorded, sent once, logged."""
         await self.precheck(place, actor, link, action)
         if actor.id != link.owner_id and not await self.linking.owner_still_here(link):
-            raise Refused(_owner_left_text(link), limit="owner_gone")
+            raise Refused(OWNER_LEFT_TEXT, limit="owner_gone")
         title = log_title(action, source="direct", actor=actor.name)
         return await self.outbox.submit(
             link=link, source="direct", action=action, log_title=title,

@@ -7,11 +7,9 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from bot.chastify import (
-    CustomLog,
-)
+from bot.chastify import CustomLog
 from bot.core.linking import Linking
-from bot.core.part import Part, ResumeResult, SafewordResult, _people
+from bot.core.part import Part, ResumeResult, SafewordResult, mentions
 from bot.errors import NotAllowed, NotLinked, UserError
 from bot.members import Member, Place
 from bot.outcomes import cancelled_text
@@ -130,7 +128,7 @@ class Holders(Part):
             by_others = [p for p in await self.store.consent.pauses(person.lock_id) if p.user_id != who.id]
             if by_others:
                 raise NotAllowed(
-                    f"**{await self._lock_title(person.lock_id)}** was paused by {_people(by_others)}. Only the "
+                    f"**{await self._lock_title(person.lock_id)}** was paused by {mentions(by_others)}. Only the "
                     "person who said the safeword can lift it, with `/chastify resume`.")
         raise UserError("Your lock is not paused: there is nothing to resume.")
 

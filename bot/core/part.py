@@ -98,12 +98,11 @@ class NoPresence:
         return None
 
 
-def _owner_left_text(link: Link) -> str:
-    return ("The lock's owner is no longer a member of this server, so nobody here can act on the lock until they "
-            "come back and run `/chastify resume` here. Nothing was changed.")
+OWNER_LEFT_TEXT = ("The lock's owner is no longer a member of this server, so nobody here can act on the lock until "
+                   "they come back and run `/chastify resume` here. Nothing was changed.")
 
 
-def _people(pauses: list[LockPause]) -> str:
+def mentions(pauses: list[LockPause]) -> str:
     return ", ".join(f"<@{p.user_id}>" for p in pauses)
 
 
