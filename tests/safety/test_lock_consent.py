@@ -15,11 +15,10 @@ import pytest
 
 from sandbox.chastify import StandIn
 from tests.support.simcord import refusal, reply
+from tests.support.standin import applied_actions
 
 WEARER_TOKEN = "dev-token-wearer"  # the stand-in's tokens, not secrets
 KEYHOLDER_TOKEN = "dev-token-keyholder"
-APPLY_TIME = "/api/apps/v1/lock/apply-time"
-LOCK_WRITES = ("/api/apps/v1/action", APPLY_TIME, "/api/apps/v1/lock/freeze", "/api/apps/v1/lock/unfreeze")
 
 
 @dataclass
@@ -45,11 +44,6 @@ class Two:
 
     def voters(self, guild: Any, n: int, prefix: str) -> list[Any]:
         return [guild.add_member(self.env.create_user(f"{prefix}{i}")) for i in range(n)]
-
-
-def writes(chastify: StandIn) -> list[Any]:
-    """Lock actions that reached Chastify and were applied."""
-    return [r for r in chastify.action_requests() if r.path in LOCK_WRITES]
 
 
 def texts(message: discord.Message) -> str:
@@ -115,7 +109,7 @@ async def test_a_safeword_said_in_one_server_stops_direct_actions_votes_boards_a
         await voter.react(vote_message, "✅")
         await voter.react(board_message, "🔼")
     await two.env.advance_time(2 * 3600)
-    assert writes(two.chastify) == []
+    assert applied_actions(two.chastify) == []
     assert [log["title"] for log in two.lock.custom_logs()] == ["Discord: paused by the owner"]
 
 
@@ -130,7 +124,7 @@ async def test_only_the_person_who_paused_can_resume_from_any_server(two):
     assert resumed.content.startswith("Resumed: **Weekend Challenge**")
     done = reply(await two.friend_b.slash(two.chan_b, "lock add-time", duration="10m"))
     assert "Applied" in texts(done)
-    assert [r.json["deltaSeconds"] for r in writes(two.chastify)] == [600]
+    assert [r.json["deltaSeconds"] for r in applied_actions(two.chastify)] == [600]
 
 
 async def test_both_people_paused_then_the_lock_stays_paused_until_both_resume(two):
@@ -150,7 +144,7 @@ async def test_the_24h_budget_is_the_lock_s_across_servers_and_links(two):
         answers.append(texts(reply(await friend.slash(channel, "lock add-time", duration="1h"))))
     assert sum("Applied" in a for a in answers) == 4
     assert all("left today: 0s" in a for a in answers[4:]), answers[4:]
-    assert sum(r.json["deltaSeconds"] for r in writes(two.chastify)) == 4 * 3600
+    assert sum(r.json["deltaSeconds"] for r in applied_actions(two.chastify)) == 4 * 3600
     # a new day: the budget is back
     await two.env.advance_time(24 * 3600 + 60)
     assert "Applied" in texts(reply(await two.friend_b.slash(two.chan_b, "lock add-time", duration="1h")))
@@ -202,7 +196,7 @@ async def test_the_holder_whose_link_was_refused_still_has_their_safeword_and_li
     said = reply(await two.wearer_b.slash(two.chan_b, "chastify safeword"))
     assert "Paused **Weekend Challenge**" in said.content
     assert "paused" in refusal(await two.friend_b.slash(two.chan_b, "lock add-time", duration="10m"))
-    assert writes(two.chastify) == []
+    assert applied_actions(two.chastify) == []
 
 
 async def test_unlink_relink_and_a_new_token_never_lift_the_pause_nor_reset_the_budget(two):
@@ -219,7 +213,7 @@ async def test_unlink_relink_and_a_new_token_never_lift_the_pause_nor_reset_the_
     await two.wearer_a.slash(two.chan_a, "chastify resume")
     # the budget spent before the unlink still counts
     assert "left today: 0s" in refusal(await two.friend_a.slash(two.chan_a, "lock add-time", duration="10m"))
-    assert sum(r.json["deltaSeconds"] for r in writes(two.chastify)) == 4 * 3600
+    assert sum(r.json["deltaSeconds"] for r in applied_actions(two.chastify)) == 4 * 3600
 
 
 async def test_a_safeword_during_a_429_wait_sends_nothing(two):
@@ -230,7 +224,7 @@ async def test_a_safeword_during_a_429_wait_sends_nothing(two):
     said = reply(await two.wearer_a.slash(two.chan_a, "chastify safeword"))
     assert "1 queued action(s) were cancelled" in said.content
     await two.env.advance_time(600)
-    assert writes(two.chastify) == []
+    assert applied_actions(two.chastify) == []
 
 
 async def test_a_safeword_during_a_wait_for_the_action_budget_sends_nothing(two):
@@ -246,7 +240,7 @@ async def test_a_safeword_during_a_wait_for_the_action_budget_sends_nothing(two)
     said = reply(await two.wearer_a.slash(two.chan_a, "chastify safeword"))
     assert "1 queued action(s) were cancelled" in said.content
     await two.env.advance_time(600)
-    assert [r.json["deltaSeconds"] for r in writes(two.chastify)] == [-60] * 10
+    assert [r.json["deltaSeconds"] for r in applied_actions(two.chastify)] == [-60] * 10
 
 
 async def test_the_owner_gone_cancels_the_vote_with_a_message_and_holds_only_that_server(two):
@@ -258,7 +252,7 @@ async def test_the_owner_gone_cancels_the_vote_with_a_message_and_holds_only_tha
     await two.env.advance_time(601)
     shown = texts(current(two.chan_b, message.id))
     assert "Cancelled: the lock's owner is no longer a member of this server." in shown
-    assert writes(two.chastify) == []
+    assert applied_actions(two.chastify) == []
     assert "no longer a member of this server" in refusal(
         await two.friend_b.slash(two.chan_b, "lock add-time", duration="10m"))
     # Server A's link is its own: the wearer is still there
@@ -278,7 +272,7 @@ async def test_removing_the_bot_from_a_server_holds_its_links_and_cancels_their_
     assert "queued" in texts(queued)
     two.env.backend.remove_guild(two.b.id)  # kicked from Server B
     await two.env.advance_time(600)
-    assert writes(two.chastify) == []
+    assert applied_actions(two.chastify) == []
     [held] = await two.env.bot.core.links(two.b.id)
     assert held.state == "paused"
     # Server A is untouched
@@ -294,7 +288,7 @@ async def test_a_bulk_delete_cancels_the_votes_whose_messages_went(two):
             await voter.react(message, "✅")
     two.env.backend.bulk_delete_messages(two.chan_a.id, [first.response.message.id, second.response.message.id])
     await two.env.advance_time(601)
-    assert writes(two.chastify) == []
+    assert applied_actions(two.chastify) == []
     assert await two.env.bot.core.store.votes.list_open() == []
 
 
@@ -305,7 +299,7 @@ async def test_a_board_applies_nothing_more_once_the_owner_left(two):
         await voter.react(message, "🔼")
     two.b.remove_member(two.keyholder_b)
     await two.env.advance_time(2 * 300 + 5)  # two of the board's flush periods
-    assert writes(two.chastify) == []
+    assert applied_actions(two.chastify) == []
     assert "Cancelled: the lock's owner is no longer a member of this server." in texts(current(two.chan_b, message.id))
 
 
