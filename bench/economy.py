@@ -180,7 +180,7 @@ async def _hour(size: EconomySize, bot: Any, env: Any, chastify: StandIn, rng: r
                 for _ in range(4):
                     ballots += react(v, True)
         await env.settle()
-        open_ids = {ov.id for ov in service.open.values()}
+        open_ids = service.open.ids()
         live = [v for v in open_votes if world.votes[v].vote_id in open_ids]
         open_votes[:] = live
         owed += per_minute

@@ -76,7 +76,7 @@ async def _quiet(env: Any, service: Any) -> None:
     """Nothing of the bot's is still running: no vote closing (its action and custom log sent), no tally being
     redrawn. Polled on the event loop only, so nothing blocks the bot while a sample runs."""
     await env.settle(timeout=30)
-    while service._closing or service._refreshers:  # noqa: ASYNC110  (the bot's own task sets, no event to wait on)
+    while service.busy:  # noqa: ASYNC110  (the bot's own tasks, no event to wait on)
         await asyncio.sleep(0.001)
     await env.settle(timeout=30)
 

@@ -100,9 +100,9 @@ def _child_real(db: str) -> None:
     async def timed_start(self: VoteService) -> None:
         await real_start(self)
         ready = time.perf_counter() - t0
-        deadlines = {vote_id for _, vote_id, what in self._heap if what == "deadline"}
+        deadlines = self.deadlines.scheduled("deadline")
         print(json.dumps({"ready_s": ready, "rss_kib": vm_hwm_kib(), "open": len(self.open),
-                          "deadlines": len(deadlines), "timer": self._timer is not None}), flush=True)
+                          "deadlines": len(deadlines), "timer": self.deadlines.armed}), flush=True)
         os._exit(0)  # the background catch-up is not part of the figure
 
     VoteService.start = timed_start  # type: ignore[method-assign]  # instrumented on purpose: times start()
