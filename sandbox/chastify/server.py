@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from bot import chart
+
 from . import actions, page
 from .faults import FaultDice, Faults
 from .ratelimit import RollingWindow
@@ -177,6 +179,7 @@ class StandIn:
                 if pending:
                     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())  # the chart's drawing thread
                 loop.close()
                 self._loop = None
 
@@ -346,6 +349,7 @@ class StandIn:
         r.add_get("/sandbox", self._page_root)
         r.add_get("/sandbox/", self._page_index)
         r.add_get("/sandbox/locks/{lock_id}", self._page_lock)
+        r.add_get("/sandbox/locks/{lock_id}/chart.png", self._page_chart)
         return app
 
     @web.middleware
@@ -629,6 +633,22 @@ class StandIn:
                 raise web.HTTPNotFound(text="No such lock in the stand-in.")
             text = page.render_lock(lock, self.clock(), refresh=_refresh(request))
         return web.Response(text=text, content_type="text/html")
+
+    async def _page_chart(self, request: web.Request) -> web.Response:
+        """The lock page's chart (``?days=N``, 7 by default), drawn off the loop so API calls are not held up."""
+        with self._world.guard:
+            lock = self._world.locks.get(request.match_info["lock_id"])
+            if lock is None:
+                raise web.HTTPNotFound(text="No such lock in the stand-in.")
+            data = page.chart_data(lock, self.clock(), days=_days(request))
+            title = lock.title
+        png = await asyncio.to_thread(chart.render, data, title=title)
+        return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+def _days(request: web.Request) -> int:
+    value = request.query.get("days", "")
+    return int(value) if value.isdigit() and 1 <= int(value) <= 90 else page.CHART_DAYS
 
 
 def _refresh(request: web.Request) -> int | None:
