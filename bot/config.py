@@ -213,6 +213,12 @@ class VoteSettings(BaseModel):
         le=60,
         description="Seconds to gather reactions before recounting and editing the vote message.",
     )
+    reminder_fraction: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.9,
+        description="A vote reminds once when this share of its window is left, e.g. 0.1 for the last 10 % (0 = off).",
+    )
 
 
 class LimitsSettings(BaseModel):

@@ -19,7 +19,17 @@ from typing import Any, Literal
 from bot.actions import Action, Payload
 from bot.clock import Clock
 from bot.config import LimitsSettings
-from bot.policy import DAY, Decision, LockState, OwnerLimits, board_allowance, check, chosen_strictest, strictest
+from bot.policy import (
+    DAY,
+    ConsentCard,
+    Decision,
+    LockState,
+    OwnerLimits,
+    board_allowance,
+    check,
+    chosen_strictest,
+    strictest,
+)
 from bot.store import Store
 from bot.store.models import Link
 
@@ -124,6 +134,12 @@ class Consent:
         re-checked before its send, which must not count against itself)."""
         return check(action, source=source, state=await self.state(link), limits=await self.limits(link.lock_id),
                      added_last_24h=await self.added_last_24h(link.lock_id, exclude_id=exclude_id))
+
+    async def card(self, link: Link) -> ConsentCard:
+        """The lock's consent card as it stands now (what `/chastify status` shows)."""
+        limits = await self.limits(link.lock_id)
+        left = max(0, limits.max_add_per_day - await self.added_last_24h(link.lock_id))
+        return ConsentCard(state=await self.state(link), limits=limits, left_today=left)
 
     async def board_allowance(self, link: Link) -> tuple[int, int]:
         return board_allowance(state=await self.state(link), limits=await self.limits(link.lock_id),

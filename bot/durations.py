@@ -125,3 +125,20 @@ def format_duration(seconds: int | float) -> str:
 def format_signed(seconds: int) -> str:
     """``3600`` -> ``+1h``; ``-900`` -> ``-15m``; ``0`` -> ``0s`` (no change has no sign)."""
     return ("+" if seconds > 0 else "") + format_duration(seconds)
+
+
+SHARE_MAX = 90  # a reminder at 90 % of the window left is the earliest that still means "closing soon"
+_SHARE = re.compile(r"(\d{1,2})\s*%?", re.ASCII)
+
+
+def parse_share(text: str) -> float:
+    """A share of a vote's window, as a member types it: ``10%`` or ``10`` (percent), or one of
+    :data:`ZERO_WORDS` for none. Returns a fraction (0.1); raises :class:`DurationError` saying what is accepted."""
+    raw = text.strip().lower() if isinstance(text, str) else ""
+    if raw in ZERO_WORDS:
+        return 0.0
+    match = _SHARE.fullmatch(raw)
+    if match is None or not 1 <= int(match[1]) <= SHARE_MAX:
+        raise DurationError(f"`{_shown(raw)}` is not a share of the window. Use a percentage from 1% to {SHARE_MAX}%, "
+                            "e.g. `10%` (the last tenth of the window), or `off`.")
+    return int(match[1]) / 100

@@ -58,6 +58,23 @@ class LinkGone:
     message: str
 
 
+NewsKind = Literal["vote_opened", "vote_closed", "direct_action", "paused", "resumed", "veto_window"]
+
+
+@dataclass(frozen=True)
+class LockNews:
+    """Something happened to a lock that the people who hold it may want to hear (``bot.notify`` decides who
+    hears what, when and how). ``urgent`` news is never held for quiet hours."""
+
+    lock_id: str
+    guild_id: int
+    kind: NewsKind
+    text: str  # one or two sentences, markdown, already escaped where it quotes members
+    url: str | None = None  # a link to the message it is about
+    urgent: bool = False
+    actor_id: int | None = None  # who did it (they are not told about their own doing)
+
+
 class Events:
     def __init__(self) -> None:
         self._handlers: dict[type[Any], list[Handler[Any]]] = {}

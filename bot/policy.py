@@ -61,6 +61,9 @@ class OwnerLimits(BaseModel):
     min_vote_quorum: int = Field(default=_DEFAULTS.min_vote_quorum, ge=1,
                                  description="least quorum for votes on this lock")
     allow_owner_vote: bool = Field(default=False, description="whether the owner's own reactions count")
+    allow_boards: bool = Field(default=True, description="whether time boards may be opened on the lock")
+    veto_minutes: int = Field(default=0, ge=0, le=60,
+                              description="minutes a passed vote waits for a veto before it is applied (0 = off)")
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,9 @@ def _chosen(raw: Mapping[str, Any]) -> dict[str, Any]:
 def _strictest_of(name: str, values: list[Any]) -> Any:
     if name in ("direct_allowed", "vote_allowed"):
         return frozenset.intersection(*values)
-    if name == "min_vote_quorum":
-        return max(values)
-    if name == "allow_owner_vote":
+    if name in ("min_vote_quorum", "veto_minutes"):
+        return max(values)  # more voters, a longer veto window: the stricter
+    if name in ("allow_owner_vote", "allow_boards"):
         return all(values)
     return min(values)
 
@@ -127,11 +130,10 @@ def check(action: Action, *, source: Source, state: LinkState, limits: OwnerLimi
     uncertain sends included, so the daily cap can never be exceeded by an unknown outcome."""
     if state != "active":
         return Decision(False, _STATE_REFUSALS[state], limit="state")
-    allowed = limits.direct_allowed if source == "direct" else limits.vote_allowed
-    who = "trusted people" if source == "direct" else "votes"
-    if action.kind not in allowed:
-        return Decision(False, f"The lock owner does not allow {who} to {_label(action)} on this lock.",
-                        limit="allowed")
+    if source == "board" and not limits.allow_boards:
+        return Decision(False, card_refusal(limits, source), limit="allowed")
+    if action.kind not in (limits.direct_allowed if source == "direct" else limits.vote_allowed):
+        return Decision(False, card_refusal(limits, source, action.kind), limit="allowed")
     left = max(0, limits.max_add_per_day - added_last_24h)
     if action.kind is ActionKind.ADD_TIME:
         seconds = action.seconds or 0
@@ -160,7 +162,7 @@ def check(action: Action, *, source: Source, state: LinkState, limits: OwnerLimi
 def board_allowance(*, state: LinkState, limits: OwnerLimits, added_last_24h: int) -> tuple[int, int]:
     """How far a time board's net change may go: (most it may add, most it may remove) in seconds.
     A board's net is clamped into this range, never refused whole; (0, 0) when boards are not allowed."""
-    if state != "active":
+    if state != "active" or not limits.allow_boards:
         return 0, 0
     add = 0
     if ActionKind.ADD_TIME in limits.vote_allowed:
@@ -174,8 +176,57 @@ def effective_quorum(guild_quorum: int, limits: OwnerLimits) -> int:
     return max(guild_quorum, limits.min_vote_quorum)
 
 
-def _label(action: Action) -> str:
-    return LABELS[action.kind]
+# ---------------------------------------------------------------------------------------------- the consent card
+# What the community may do to a lock, as the people who hold it set it (the strictest of them, see
+# ``strictest``): `/chastify status` shows it, and a refusal of a kind it forbids quotes it.
+CARD_KINDS: tuple[ActionKind, ...] = (
+    ActionKind.ADD_TIME, ActionKind.REMOVE_TIME, ActionKind.FREEZE, ActionKind.UNFREEZE, ActionKind.PILLORY,
+    ActionKind.END_PILLORY, ActionKind.TASK_ASSIGN, ActionKind.HYGIENE)
+
+
+def kinds_text(kinds: frozenset[ActionKind]) -> str:
+    """The kinds of the card a list allows, in the card's order ("nothing" when none)."""
+    shown = [LABELS[k] for k in CARD_KINDS if k in kinds]
+    return ", ".join(shown) if shown else "nothing"
+
+
+def card_refusal(limits: OwnerLimits, source: Source, kind: ActionKind | None = None) -> str:
+    """The card's words for a refused kind: what was asked, what the card allows instead, where to read it."""
+    if source == "board" and kind is None:
+        return ("This lock's consent card does not allow time boards. Votes may: "
+                f"{kinds_text(limits.vote_allowed)} (`/chastify status` shows the card).")
+    assert kind is not None
+    if source == "direct":
+        return (f"This lock's consent card does not allow trusted people to {LABELS[kind]}. Trusted people may: "
+                f"{kinds_text(limits.direct_allowed)} (`/chastify status` shows the card).")
+    return (f"This lock's consent card does not allow votes to {LABELS[kind]}. Votes may: "
+            f"{kinds_text(limits.vote_allowed)} (`/chastify status` shows the card).")
+
+
+@dataclass(frozen=True)
+class ConsentCard:
+    """One lock's card: who may do what, its limits, what is left of today's budget, whether it is paused."""
+
+    state: LockState
+    limits: OwnerLimits
+    left_today: int
+
+    def lines(self) -> list[tuple[str, str]]:
+        """The card as (heading, text) pairs, in the order it is shown."""
+        lim = self.limits
+        out = [("By vote", kinds_text(lim.vote_allowed)),
+               ("Time boards", "allowed" if lim.allow_boards and lim.vote_allowed & set(_TIME) else "not allowed"),
+               ("By trusted people", kinds_text(lim.direct_allowed)),
+               ("Limits", f"at most {format_duration(lim.max_add_per_action)} added per action, "
+                          f"{format_duration(lim.max_add_per_day)} per 24 h; freezes up to "
+                          f"{format_duration(lim.max_freeze)}, pillory up to {format_duration(lim.max_pillory)}; "
+                          f"votes need at least {lim.min_vote_quorum} voter(s)"),
+               ("Veto window", f"{lim.veto_minutes} min: a passed vote waits that long for the owner's veto"
+                               if lim.veto_minutes else "off: a passed vote is applied at once"),
+               ("Left today", f"{format_duration(self.left_today)} may still be added (rolling 24 h)")]
+        if self.state == "paused":
+            out.insert(0, ("Paused", "the safeword was used: nothing happens to this lock until it is lifted"))
+        return out
 
 
 # Each owner limit: the `/chastify limits` option that sets it and what it means. The README's table of limits
@@ -189,6 +240,8 @@ LIMIT_OPTIONS: dict[str, tuple[str, str]] = {
     "direct_allowed": ("trusted", "what trusted people (and the owner with `/lock`, `/task`) may do"),
     "vote_allowed": ("votes", "what votes and boards may do (a separate allow-list)"),
     "allow_owner_vote": ("owner_votes", "whether the owner's own reactions count"),
+    "allow_boards": ("boards", "whether time boards may be opened on the lock"),
+    "veto_minutes": ("veto", "minutes a passed vote or board waits, so the owner may veto it, before it is applied"),
 }
 
 
@@ -206,6 +259,8 @@ def limits_reference_markdown() -> str:
             shown = preset or ", ".join(LABELS[k] for k in sorted(value, key=order.index))
         elif name == "min_vote_quorum":
             shown = f"{value} (`limits.{name}`)"
+        elif name == "veto_minutes":
+            shown = f"{value} (off)" if value == 0 else str(value)
         else:
             shown = f"{format_duration(value)} (`limits.{name}`)"
         rows.append(f"| {meaning} | `{option}` | {shown} |")

@@ -9,8 +9,8 @@ objects into :class:`Member` and :class:`Place` and render what comes back; ever
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.actions import Action
 from bot.chastify import ActionLimiter, ChastifyClient
@@ -39,6 +39,9 @@ from bot.policy import Decision, OwnerLimits
 from bot.store import Store
 from bot.store.models import AuditEntry, Link, TrustEntry
 from bot.vault import Vault
+
+if TYPE_CHECKING:
+    from bot.chart import ChartData
 
 __all__ = [
     "Core",
@@ -146,6 +149,12 @@ class Core:
     async def set_my_limits(self, lock_id: str, who: Member, update: Mapping[str, Any]) -> OwnerLimits:
         return await self.holders.set_my_limits(lock_id, who, update)
 
+    async def is_holder(self, link: Link, member: Member) -> bool:
+        return await self.holders.is_holder(link, member)
+
+    async def note_on_lock(self, link: Link, title: str, description: str) -> bool:
+        return await self.holders.note_on_lock(link, title, description)
+
     async def safeword(self, place: Place, who: Member) -> SafewordResult:
         return await self.holders.safeword(place, who)
 
@@ -176,6 +185,9 @@ class Core:
                       refusal_window: int = 500) -> tuple[list[AuditEntry], list[tuple[AuditEntry, int]]]:
         return await self.history_log.history(link, reader, limit, refusal_groups=refusal_groups,
                                               refusal_window=refusal_window)
+
+    async def chart(self, link: Link, reader: Member, days: int, *, name_of: Callable[[int], str]) -> ChartData:
+        return await self.history_log.chart(link, reader, days, name_of=name_of)
 
     async def note_undelivered(self, link: Link, message: str) -> None:
         await self.history_log.note_undelivered(link, message)

@@ -160,3 +160,8 @@ def _joins_emoji(text: str, i: int) -> bool:
         return unicodedata.category(ch) in ("So", "Sk") or ch == "\ufe0f"
 
     return emoji_like(text[i - 1]) and emoji_like(text[i + 1])
+
+
+def message_url(guild_id: int, channel_id: int, message_id: int) -> str:
+    """The link that opens a Discord message (the same as ``discord.Message.jump_url``)."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"

@@ -114,6 +114,10 @@ def status_embed(view: StatusView, guild: discord.Guild | None) -> discord.Embed
     if data.unlockable:
         embed.add_field(name="Unlockable", value="✅ the timer has run out")
     embed.add_field(name="Open votes", value=str(view.open_votes))
+    if view.card is not None:
+        card = "\n".join(f"**{heading}:** {text}" for heading, text in view.card.lines())
+        embed.add_field(name="Consent card (set by the lock's owner, in force in every server)", value=card[:1024],
+                        inline=False)
     return embed
 
 

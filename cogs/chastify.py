@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 from typing import Any, Literal
 
@@ -12,7 +14,8 @@ from discord.ext import commands
 from bot import permissions
 from bot.app import ChastifyBot
 from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
-from bot.durations import DurationError, format_duration, parse_duration, parse_duration_or_zero
+from bot.core.history import CHART_DAYS_MAX
+from bot.durations import DurationError, format_duration, parse_duration, parse_duration_or_zero, parse_share
 from bot.errors import UserError
 from bot.events import OwnerNotice
 from bot.policy import KIND_PRESETS, OwnerLimits
@@ -148,7 +151,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         # every stored text (the lock's title, summaries with a task's text, details with reasons and server
         # messages) is shown through shown_text: one line, cut, then escaped (no markdown, no masked link)
         embed = discord.Embed(title=f"History of {shown_text(link.title or 'the lock', 200)}", colour=INFO)
-        icons = {"applied": "✅", "refused": "⛔", "failed": "❌", "uncertain": "❓", "cancelled": "🚫"}
+        icons = {"applied": "✅", "refused": "⛔", "failed": "❌", "uncertain": "❓", "cancelled": "🚫", "vetoed": "✋"}
 
         def who(e: AuditEntry) -> str:
             return f"<@{e.actor_id}>" if e.actor_id else shown_text(e.source, 40)
@@ -187,6 +190,36 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             parts.append(f"**Refused** (newest first, repeats collapsed{more})\n" + "\n".join(refused))
         embed.description = "\n\n".join(parts)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
+
+    @app_commands.command(name="chart", description="A picture of a lock's remaining time over the last days")
+    @app_commands.describe(lock="Which lock (only needed when several are linked)",
+                           days=f"How many days back (1 to {CHART_DAYS_MAX}, default 7)")
+    @app_commands.autocomplete(lock=lock_autocomplete)
+    @app_commands.checks.cooldown(STATUS_RATE, STATUS_PER, key=per_member)  # each chart asks Chastify
+    async def chart(self, interaction: discord.Interaction, lock: str | None = None,
+                    days: app_commands.Range[int, 1, CHART_DAYS_MAX] = 7) -> None:
+        assert interaction.guild is not None
+        guild = interaction.guild
+        link = await self.core.resolve(guild.id, lock)
+        reader = member_of(interaction)
+        permissions.require_history(reader, await self.core.may_act(link, reader))  # refused privately, not deferred
+        await interaction.response.defer(thinking=True)
+
+        def name_of(user_id: int) -> str:
+            member = guild.get_member(user_id)
+            return member.display_name if member is not None else f"member {str(user_id)[-4:]}"
+
+        data = await self.core.chart(link, reader, days, name_of=name_of)
+        from bot.chart import render  # matplotlib loads with it: only when a chart is asked for
+
+        title = f"{link.title or 'Untitled lock'}: remaining time, last {days} day{'s' if days != 1 else ''}"
+        png = await asyncio.to_thread(render, data, title=title)
+        changes = len(data.window_changes())
+        await interaction.followup.send(
+            f"📈 **{escape_markdown(link.title or 'Untitled lock')}**: {changes} change{'s' if changes != 1 else ''} "
+            f"by the bot in the last {days} day{'s' if days != 1 else ''}"
+            + ("" if data.end_date is not None else " (the lock's time could not be read from Chastify now)")
+            + ".", file=discord.File(io.BytesIO(png), filename="lock-time.png"), allowed_mentions=NONE)
 
     # ---------------------------------------------------------------- trust
     @app_commands.command(name="trust", description="Let a member or role act on your lock with /lock and /task")
@@ -230,7 +263,9 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         instant_pass="Pass at once at this many for-votes (0 = off)",  # noqa: S106
         cooldown="Time between one member's proposals",
         max_open="Open votes allowed per lock", min_account_age="Least account age of voters, in days",
-        reset="Forget all settings and use the bot's defaults")
+        reset="Forget all settings and use the bot's defaults",
+        reminder="Remind when this share of a vote's window is left, e.g. 10% (off: no reminders)",
+        reminder_role="The one role a reminder mentions (@everyone: mention nobody)")
     async def settings(self, interaction: discord.Interaction, vote_channel: discord.TextChannel | None = None,
                        voter_role: discord.Role | None = None, window: str | None = None,
                        quorum: app_commands.Range[int, 1, 1000] | None = None,
@@ -238,7 +273,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                        instant_pass: app_commands.Range[int, 0, 1000] | None = None,
                        cooldown: str | None = None, max_open: app_commands.Range[int, 1, 25] | None = None,
                        min_account_age: app_commands.Range[int, 0, 3650] | None = None,
-                       reset: bool = False) -> None:
+                       reset: bool = False, reminder: str | None = None,
+                       reminder_role: discord.Role | None = None) -> None:
         assert interaction.guild is not None
         permissions.require_manage_server(member_of(interaction))  # before parsing: a refusal says only this
         gid = interaction.guild.id
@@ -248,8 +284,12 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                 changes["window_seconds"] = parse_duration(window, minimum=VOTE_WINDOW_MIN, maximum=VOTE_WINDOW_MAX)
             if cooldown is not None:
                 changes["proposal_cooldown_seconds"] = parse_duration_or_zero(cooldown, maximum=7 * 86400)
+            if reminder is not None:
+                changes["reminder_fraction"] = parse_share(reminder)
         except DurationError as err:
             raise UserError(f"Nothing was changed. {err}") from None
+        if reminder_role is not None:
+            changes["reminder_role_id"] = None if reminder_role.is_default() else reminder_role.id
         if vote_channel is not None:
             changes["vote_channel_id"] = vote_channel.id
         if voter_role is not None:
@@ -271,6 +311,10 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         embed.add_field(name="Proposal cooldown", value=format_duration(rules.proposal_cooldown_seconds))
         embed.add_field(name="Open votes per lock", value=str(rules.max_open_per_lock))
         embed.add_field(name="Least account age", value=f"{rules.min_account_age_days} days")
+        embed.add_field(name="Reminder", value=(f"when {rules.reminder_fraction:.0%} of the window is left"
+                                                if rules.reminder_fraction else "off"))
+        embed.add_field(name="Reminder mentions",
+                        value=f"<@&{rules.reminder_role_id}>" if rules.reminder_role_id else "nobody")
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
     # ---------------------------------------------------------------- the owner's limits and safeword
@@ -279,14 +323,17 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         max_add="Most time one action may add, e.g. 1h", max_add_per_day="Most time added per 24 h, e.g. 4h",
         max_freeze="Longest freeze", max_pillory="Longest pillory", min_quorum="Least quorum for votes on your lock",
         votes="Which actions votes and boards may take", trusted="Which actions trusted people may take",
-        owner_votes="Whether your own reactions count in votes")
+        owner_votes="Whether your own reactions count in votes",
+        boards="Whether time boards may be opened on your lock",
+        veto="Minutes a passed vote waits so you can veto it (0 = off, up to 60)")
     @app_commands.choices(
         votes=[app_commands.Choice(name=n, value=n) for n in KIND_PRESETS],
         trusted=[app_commands.Choice(name=n, value=n) for n in KIND_PRESETS])
     async def limits(self, interaction: discord.Interaction, max_add: str | None = None,
                      max_add_per_day: str | None = None, max_freeze: str | None = None,
                      max_pillory: str | None = None, min_quorum: app_commands.Range[int, 1, 1000] | None = None,
-                     votes: str | None = None, trusted: str | None = None, owner_votes: bool | None = None) -> None:
+                     votes: str | None = None, trusted: str | None = None, owner_votes: bool | None = None,
+                     boards: bool | None = None, veto: app_commands.Range[int, 0, 60] | None = None) -> None:
         assert interaction.guild is not None
         who = member_of(interaction)
         lock_id, title = await self.core.my_lock(place_of(interaction), who)
@@ -307,6 +354,10 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             update["direct_allowed"] = KIND_PRESETS[trusted]
         if owner_votes is not None:
             update["allow_owner_vote"] = owner_votes
+        if boards is not None:
+            update["allow_boards"] = boards
+        if veto is not None:
+            update["veto_minutes"] = veto
         current = await self.core.set_my_limits(lock_id, who, update) if update \
             else await self.core.lock_limits(lock_id)
         await interaction.response.send_message(embed=limits_embed(current, changed=bool(update), title=title),
@@ -367,6 +418,8 @@ def limits_embed(limits: OwnerLimits, *, changed: bool, title: str) -> discord.E
     e.add_field(name="Longest pillory", value=format_duration(limits.max_pillory))
     e.add_field(name="Least vote quorum", value=str(limits.min_vote_quorum))
     e.add_field(name="Your reactions count", value="yes" if limits.allow_owner_vote else "no")
+    e.add_field(name="Time boards", value="allowed" if limits.allow_boards else "not allowed")
+    e.add_field(name="Veto window", value=f"{limits.veto_minutes} min" if limits.veto_minutes else "off")
     e.add_field(name="Votes may", value=kinds(limits.vote_allowed), inline=False)
     e.add_field(name="Trusted people may", value=kinds(limits.direct_allowed), inline=False)
     return e

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import discord
@@ -19,6 +20,7 @@ from bot.voting.display import CurrentReactions, Display, MessageGone
 from bot.voting.rules import board_net, progress_bar
 from bot.voting.service import VoteService
 from bot.voting.state import BOARD_EMOJI, DECISION_EMOJI, OpenVote, Snapshot
+from cogs._errors import report
 from cogs._ui import BAD, INFO, NONE, OK, WARN, lock_autocomplete, member_of, place_of, timestamp
 
 log = logging.getLogger("cogs.votes")
@@ -37,11 +39,28 @@ class DiscordDisplay(Display):
         channel = self.bot.get_channel(vote.channel_id)
         if not isinstance(channel, discord.TextChannel | discord.Thread):
             return
+        view = veto_view(vote.id) if waiting_for_veto(snapshot) else None  # None: the button goes once it is over
         try:
             await channel.get_partial_message(vote.message_id).edit(embed=vote_embed(snapshot, self.bot),
-                                                                    allowed_mentions=NONE)
+                                                                    view=view, allowed_mentions=NONE)
         except discord.NotFound:
             log.info("vote message is gone", extra={"vote": vote.id})
+
+    async def remind(self, snapshot: Snapshot, role_id: int | None) -> None:
+        """Redraw the vote (it shows that it closes soon) and post one short reply with the relative time; it
+        mentions the server's reminder role when one is set, and nobody else."""
+        vote = snapshot.vote
+        await self.show(snapshot)
+        channel = self.bot.get_channel(vote.channel_id)
+        if vote.message_id is None or not isinstance(channel, discord.TextChannel | discord.Thread):
+            return
+        ping = f"<@&{role_id}> " if role_id is not None else ""
+        mentions = discord.AllowedMentions(everyone=False, users=False, roles=[discord.Object(role_id)]) \
+            if role_id is not None else NONE
+        await channel.send(f"{ping}⏰ Vote #{vote.id} closes {timestamp(vote.deadline, 'R')}: react on the message "
+                           "above if you have not voted yet.",
+                           reference=channel.get_partial_message(vote.message_id).to_reference(fail_if_not_exists=False),
+                           allowed_mentions=mentions, mention_author=False)
 
     def place(self, guild_id: int, channel_id: int) -> Place:
         guild = self.bot.get_guild(guild_id)
@@ -92,6 +111,44 @@ class DiscordDisplay(Display):
         return CurrentReactions(choices, members)
 
 
+def waiting_for_veto(s: Snapshot) -> bool:
+    return s.vote.status == "applying" and s.vote.apply_at is not None
+
+
+class VetoButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"vote-veto:(?P<vote_id>[0-9]+)"):
+    """The Veto button on a passed vote that waits for the lock's veto window: everyone sees it, only the lock's
+    owner can use it (anyone else is told so, privately). It works after a restart too (its id names the vote)."""
+
+    def __init__(self, vote_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Veto", style=discord.ButtonStyle.danger, emoji="✋",
+                                           custom_id=f"vote-veto:{vote_id}"))
+        self.vote_id = vote_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> VetoButton:
+        return cls(int(match["vote_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = interaction.client
+        cog = next((c for c in bot.cogs.values() if isinstance(c, VotesCog)), None) \
+            if isinstance(bot, commands.Bot) else None
+        if cog is None:
+            return
+        try:
+            text = await cog.service.veto(self.vote_id, member_of(interaction))
+        except UserError as err:
+            await report(interaction, err)
+            return
+        await interaction.response.send_message(f"✋ {text}", ephemeral=True, allowed_mentions=NONE)
+
+
+def veto_view(vote_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(VetoButton(vote_id))
+    return view
+
+
 def _on_lock(s: Snapshot) -> str:
     return f" on <@{s.link.owner_id}>'s lock" if s.link else ""
 
@@ -138,7 +195,15 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
         e.add_field(name=f"Outcome · {status}", value=(s.result or status)[:1000],
                     inline=False)
         e.set_footer(text=f"Vote #{vote.id} · closed")
+    elif waiting_for_veto(s):
+        assert vote.apply_at is not None
+        e.add_field(name="Passed · the owner may veto it",
+                    value=f"{(s.result or 'Passed')[:900]}\nOnly the lock's owner can use **Veto**; "
+                          f"it is applied {timestamp(vote.apply_at, 'R')} otherwise.", inline=False)
+        e.set_footer(text=f"Vote #{vote.id} · veto window")
     else:
+        if vote.reminded_at is not None:
+            e.add_field(name="⏰ Closing soon", value="Last chance to react.")
         e.add_field(name="Closes", value=timestamp(vote.deadline, "R"))
         e.set_footer(text=f"Vote #{vote.id}")
     return e
@@ -153,6 +218,7 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         super().__init__()
 
     async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(VetoButton)  # Veto buttons of messages posted before a restart work too
         await self.service.load()
         if self.bot.is_ready():  # loaded into a running bot
             await self._catch_up()
@@ -170,6 +236,7 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         await self.service.start()
 
     async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(VetoButton)
         await self.service.aclose()
 
     # ------------------------------------------------------------------ proposals
@@ -322,6 +389,17 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
             raise UserError("Give the vote's number, e.g. `12` (see `/vote list`).") from None
         await self.service.cancel(vote_id, member_of(interaction), guild_id=interaction.guild.id)
         await interaction.response.send_message(f"Vote #{vote_id} was cancelled.", ephemeral=True)
+
+    @app_commands.command(name="veto", description="Veto a passed vote on your lock while it waits for your veto")
+    @app_commands.describe(vote="The vote's number, e.g. 12")
+    async def veto(self, interaction: discord.Interaction, vote: str) -> None:
+        assert interaction.guild is not None
+        try:
+            vote_id = int(vote.strip().lstrip("#"))
+        except ValueError:
+            raise UserError("Give the vote's number, e.g. `12` (the vote message's footer shows it).") from None
+        text = await self.service.veto(vote_id, member_of(interaction), guild_id=interaction.guild.id)
+        await interaction.response.send_message(f"✋ {text}", ephemeral=True, allowed_mentions=NONE)
 
     # ------------------------------------------------------------------ reactions
     @commands.Cog.listener()

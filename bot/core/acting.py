@@ -13,11 +13,12 @@ from bot.core.linking import Linking
 from bot.core.part import OWNER_LEFT_TEXT, Part
 from bot.durations import format_duration
 from bot.errors import Refused
-from bot.events import ActionFinished
+from bot.events import ActionFinished, LockNews
 from bot.members import Member, Place
 from bot.outcomes import SendResult
 from bot.policy import Decision
 from bot.store.models import Link
+from bot.text import escape_markdown
 
 log = logging.getLogger("bot.core.acting")
 
@@ -54,11 +55,19 @@ class Acting(Part):
         if actor.id != link.owner_id and not await self.linking.owner_still_here(link):
             raise Refused(OWNER_LEFT_TEXT, limit="owner_gone")
         title = log_title(action, source="direct", actor=actor.name)
-        return await self.outbox.submit(
+        result = await self.outbox.submit(
             link=link, source="direct", action=action, log_title=title,
             log_description=log_description(guild_name=place.guild_name, channel_name=place.channel_name,
                                             reason=reason),
             key=f"direct:{uuid.uuid4().hex}", actor_id=actor.id, reason=reason)
+        if result.status in ("done", "pending", "uncertain"):
+            said = {"done": "applied", "pending": "queued", "uncertain": "sent, outcome uncertain"}[result.status]
+            await self.events.publish(LockNews(
+                link.lock_id, place.guild_id, "direct_action", actor_id=actor.id,
+                text=f"{escape_markdown(actor.name)} used **{action.summary()}** on your lock "
+                     f"**{escape_markdown(link.title or 'your lock')}** in {escape_markdown(place.guild_name)} "
+                     f"({said})."))
+        return result
 
     async def gate(self, place: Place, link: Link, action: Action, *, source: Literal["direct", "vote", "board"],
                    actor: Member | None = None) -> None:

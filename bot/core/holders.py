@@ -11,10 +11,12 @@ from bot.chastify import CustomLog
 from bot.core.linking import Linking
 from bot.core.part import Part, ResumeResult, SafewordResult, mentions
 from bot.errors import NotAllowed, NotLinked, UserError
+from bot.events import LockNews
 from bot.members import Member, Place
 from bot.outcomes import cancelled_text
 from bot.policy import OwnerLimits
 from bot.store.models import Link
+from bot.text import escape_markdown
 
 log = logging.getLogger("bot.core.holders")
 
@@ -89,6 +91,11 @@ class Holders(Part):
                                            detail=f"{len(ids)} votes cancelled")
                 await self._notify_cancelled(link, ids, why)
             titles.append(next((link.title for link in links if link.title), None) or "your lock")
+            if first:
+                await self.events.publish(LockNews(
+                    lock_id, place.guild_id, "paused", urgent=True, actor_id=who.id,
+                    text=f"**{escape_markdown(titles[-1])}** was paused with the safeword by "
+                         f"{escape_markdown(who.name)}: nothing happens to it, in any server, until they lift it."))
             log.info("safeword", extra={"guild": place.guild_id, "lock": lock_id, "outcome": "paused"})
             # the line on the lock goes with the token of the person who said it, else with any token it has here
             writer = next((link for link in links if link.owner_id == who.id), links[0] if links else None)
@@ -106,6 +113,11 @@ class Holders(Part):
             _, others = await self.consent.unpause(pause.lock_id, who.id)
             title = await self._lock_title(pause.lock_id)
             (still if others else resumed).append(title)
+            if not others:
+                await self.events.publish(LockNews(
+                    pause.lock_id, place.guild_id, "resumed", urgent=True, actor_id=who.id,
+                    text=f"**{escape_markdown(title)}** was resumed by {escape_markdown(who.name)}: votes and "
+                         "trusted people can act on it again."))
             for link in await self.store.links.list_for_lock(pause.lock_id):
                 await self.store.audit.add(guild_id=link.guild_id, link_id=link.id, actor_id=who.id,
                                            source="safeword", action_summary="resume",
@@ -132,17 +144,29 @@ class Holders(Part):
                     "person who said the safeword can lift it, with `/chastify resume`.")
         raise UserError("Your lock is not paused: there is nothing to resume.")
 
+    async def is_holder(self, link: Link, member: Member) -> bool:
+        """Is ``member`` one of the lock's people (someone who proved a token for it, in any server)?"""
+        if member.id == link.owner_id:
+            return True
+        return any(p.user_id == member.id for p in await self.store.consent.people(link.lock_id))
+
+    async def note_on_lock(self, link: Link, title: str, description: str) -> bool:
+        """One line in the lock's Chastify history, for something that is not an action (a pause, a veto).
+        Best effort: what it reports is already in force. True when Chastify took it."""
+        try:
+            api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
+            await api.custom_log(CustomLog(title=title, role="extension", description=description))
+        except Exception as err:
+            log.warning("lock log not written: %s", type(err).__name__,
+                        extra={"guild": link.guild_id, "lock": link.lock_id})
+            return False
+        return True
+
     async def _safeword_log(self, link: Link, role: str) -> None:
         """One line on the lock (best effort: the pause itself is already in force)."""
         who = f"The lock's {role}" if role in ("wearer", "keyholder") else "Someone who holds this lock"
-        try:
-            api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
-            await api.custom_log(CustomLog(
-                title="Discord: paused by the owner", role="extension",
-                description=f"{who} paused every Discord server's access to this lock with the safeword."))
-        except Exception as err:  # best effort: the pause itself is already in force
-            log.warning("safeword log not written: %s", type(err).__name__,
-                        extra={"guild": link.guild_id, "lock": link.lock_id})
+        await self.note_on_lock(link, "Discord: paused by the owner",
+                                f"{who} paused every Discord server's access to this lock with the safeword.")
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         async def run() -> None:

@@ -157,7 +157,7 @@ class Linking(Part):
             return StatusView(link, None, chastify_problem(err), state, votes)
         if session.lock_data.lock_title and session.lock_data.lock_title != link.title:
             await self.store.links.set_title(link.id, session.lock_data.lock_title)
-        return StatusView(link, session, None, state, votes)
+        return StatusView(link, session, None, state, votes, await self.consent.card(link))
 
     async def change_settings(self, guild_id: int, actor: Member, changes: Mapping[str, Any], *,
                               reset: bool = False) -> GuildRules:
@@ -193,7 +193,8 @@ class Linking(Part):
             majority=pick(g.majority, d.majority), instant_pass=pick(g.instant_pass, d.instant_pass),
             proposal_cooldown_seconds=pick(g.proposal_cooldown_seconds, d.proposal_cooldown_seconds),
             max_open_per_lock=pick(g.max_open_per_lock, d.max_open_per_lock),
-            min_account_age_days=pick(g.min_account_age_days, d.min_account_age_days))
+            min_account_age_days=pick(g.min_account_age_days, d.min_account_age_days),
+            reminder_fraction=pick(g.reminder_fraction, d.reminder_fraction), reminder_role_id=g.reminder_role_id)
 
     async def trust(self, link: Link, kind: Literal["role", "member"], target_id: int) -> bool:
         return await self.store.trust.add(link.id, kind, target_id)

@@ -26,7 +26,7 @@ from bot.durations import format_duration
 from bot.events import Events, OwnerNotice, VotesCancelled
 from bot.members import Member, Place
 from bot.outbox import Outbox
-from bot.policy import LockState
+from bot.policy import ConsentCard, LockState
 from bot.store import Store
 from bot.store.models import Link, LockPause
 from bot.vault import Vault
@@ -67,6 +67,7 @@ class StatusView:
     problem: str | None = None
     state: LockState = "active"  # the lock's consent with the link's own state (see ``Consent.state``)
     open_votes: int = 0  # on the lock, in every server
+    card: ConsentCard | None = None  # what the community may do to the lock (None: the lock cannot be read)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class GuildRules:
     proposal_cooldown_seconds: int
     max_open_per_lock: int
     min_account_age_days: int
+    reminder_fraction: float = 0.0  # a vote reminds when this share of its window is left (0: never)
+    reminder_role_id: int | None = None  # the one role a reminder mentions (None: nobody)
 
 
 class Presence(Protocol):

@@ -69,6 +69,8 @@ class GuildSettings:
     proposal_cooldown_seconds: int | None = None
     max_open_per_lock: int | None = None
     min_account_age_days: int | None = None
+    reminder_fraction: float | None = None
+    reminder_role_id: int | None = None
     updated_at: float | None = None
 
     @classmethod
@@ -121,6 +123,9 @@ class Vote:
     remove_per_vote: int | None
     last_flush_at: float | None
     applied_net_seconds: int
+    apply_at: float | None = None  # a passed vote waiting for the lock's veto window ends then (status 'applying')
+    remind_at: float | None = None
+    reminded_at: float | None = None
 
     @property
     def is_open(self) -> bool:

@@ -162,6 +162,8 @@ class GuildSettingsRepo(_Repo):
             "proposal_cooldown_seconds",
             "max_open_per_lock",
             "min_account_age_days",
+            "reminder_fraction",
+            "reminder_role_id",
         }
     )
 
@@ -386,14 +388,15 @@ class VoteRepo(_Repo):
         add_per_vote: int | None = None,
         remove_per_vote: int | None = None,
         message_id: int | None = None,
+        remind_at: float | None = None,
     ) -> Vote:
         """Record a new open vote (``created_at`` = now)."""
         _statuses(kind, VOTE_KINDS, "vote kind")
         async with self._db.transaction():  # no cache to drop: a missing vote is never kept
             _, vote_id = await self._db.execute(
                 "INSERT INTO votes (guild_id, link_id, kind, action_json, proposer_id, channel_id, message_id, "
-                "created_at, deadline, status, quorum, majority, instant_pass, add_per_vote, remove_per_vote) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+                "created_at, deadline, status, quorum, majority, instant_pass, add_per_vote, remove_per_vote, "
+                "remind_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
                 (
                     guild_id,
                     link_id,
@@ -409,6 +412,7 @@ class VoteRepo(_Repo):
                     instant_pass,
                     add_per_vote,
                     remove_per_vote,
+                    remind_at,
                 ),
             )
             assert vote_id is not None
@@ -494,6 +498,38 @@ class VoteRepo(_Repo):
             )
         return changed > 0
 
+    async def mark_reminded(self, vote_id: int) -> bool:
+        """The vote's reminder is being posted now: True once, for an open vote not reminded before."""
+        async with self._cache.changing(vote_id):
+            changed, _ = await self._db.execute(
+                "UPDATE votes SET reminded_at = ? WHERE id = ? AND status = 'open' AND reminded_at IS NULL",
+                (self._clock(), vote_id))
+        return changed > 0
+
+    async def wait_for_veto(self, vote_id: int, apply_at: float, outcome_reason: str) -> bool:
+        """A vote that passed waits for the lock's veto window: 'open' -> 'applying' with ``apply_at``."""
+        async with self._cache.changing(vote_id):
+            changed, _ = await self._db.execute(
+                "UPDATE votes SET status = 'applying', apply_at = ?, outcome_reason = ? "
+                "WHERE id = ? AND status = 'open'", (apply_at, outcome_reason, vote_id))
+        return changed > 0
+
+    async def end_veto_window(self, vote_id: int) -> bool:
+        """Claim a waiting vote for applying it: True once, and then a veto can no longer take it."""
+        async with self._cache.changing(vote_id):
+            changed, _ = await self._db.execute(
+                "UPDATE votes SET apply_at = NULL WHERE id = ? AND status = 'applying' AND apply_at IS NOT NULL",
+                (vote_id,))
+        return changed > 0
+
+    async def veto(self, vote_id: int, outcome_reason: str) -> bool:
+        """Veto a vote waiting for its veto window: True once, and then it is never applied."""
+        async with self._cache.changing(vote_id):
+            changed, _ = await self._db.execute(
+                "UPDATE votes SET status = 'cancelled', outcome_reason = ? "
+                "WHERE id = ? AND status = 'applying' AND apply_at IS NOT NULL", (outcome_reason, vote_id))
+        return changed > 0
+
     async def set_deadline(self, vote_id: int, deadline: float) -> bool:
         async with self._cache.changing(vote_id):
             changed, _ = await self._db.execute(
@@ -571,15 +607,18 @@ class VoteRepo(_Repo):
         return None if row is None else (float(row[0]), bool(row[1]))
 
     async def cancel_open_for_link(self, link_id: int, reason: str) -> builtins.list[int]:
-        """Cancel every open vote of the link (e.g. the lock ended). Returns the ids that were cancelled."""
+        """Cancel every open vote of the link (e.g. the lock ended), and every passed vote still waiting for its
+        veto window. Returns the ids that were cancelled."""
+        waiting = "(status = 'open' OR (status = 'applying' AND apply_at IS NOT NULL))"
         async with self._cache.changing(), self._db.transaction():
             rows = await self._db.fetchall(
-                "SELECT id FROM votes WHERE link_id = ? AND status = 'open' ORDER BY id", (link_id,)
+                f"SELECT id FROM votes WHERE link_id = ? AND {waiting} ORDER BY id", (link_id,)  # noqa: S608
             )
             ids = [int(r[0]) for r in rows]
             if ids:
                 await self._db.execute(
-                    "UPDATE votes SET status = 'cancelled', outcome_reason = ? WHERE link_id = ? AND status = 'open'",
+                    f"UPDATE votes SET status = 'cancelled', outcome_reason = ? "  # noqa: S608
+                    f"WHERE link_id = ? AND {waiting}",
                     (reason, link_id),
                 )
         return ids
@@ -822,6 +861,15 @@ class OutboxRepo(_Repo):
             (lock_id, since, -1 if exclude_id is None else exclude_id, *wanted),
         )
         return [str(r[0]) for r in rows]
+
+
+    async def applied_for_lock(self, lock_id: str, since: float) -> builtins.list[OutboxEntry]:
+        """The lock's actions applied (status 'done') at or after ``since``, from every link and server, oldest
+        first: what the chart of the lock's time is drawn from."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM outbox WHERE lock_id = ? AND status = 'done' AND updated_at >= ? ORDER BY updated_at, id",
+            (lock_id, since))
+        return [from_row(OutboxEntry, r) for r in rows]
 
 
 # ============================================================================================ consent

@@ -4,6 +4,7 @@ action per application; every action through the outbox (which asks the lock's c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Literal
 
 from bot.actions import DURATION_BOUNDS, Action, ActionKind, log_description, log_title
@@ -16,8 +17,9 @@ from bot.store.models import Tally
 from bot.voting.ballots import Ballots
 from bot.voting.display import Display
 from bot.voting.live import LiveTally
+from bot.voting.registry import open_vote_of
 from bot.voting.rules import Outcome, Verdict, at_deadline, board_net
-from bot.voting.state import QUEUED, OpenVote
+from bot.voting.state import QUEUED, VETO_WAIT, OpenVote
 
 Final = Literal["passed", "failed", "refused", "cancelled"]
 
@@ -26,13 +28,16 @@ class Closing:
     """Turns a vote that is being decided into its final status and the text its message shows. The caller holds
     the vote's lock and has stopped its ballots (``closing``)."""
 
-    def __init__(self, core: Core, clock: Clock, ballots: Ballots, live: LiveTally, display: Display) -> None:
+    def __init__(self, core: Core, clock: Clock, ballots: Ballots, live: LiveTally, display: Display, *,
+                 apply_at: Callable[[float, int], None]) -> None:
+        """``apply_at(when, vote_id)``: call :meth:`after_veto_window` for the vote then."""
         self.core = core
         self.store = core.store
         self.clock = clock
         self.ballots = ballots
         self.live = live
         self.display = display
+        self.apply_at = apply_at
 
     async def decision(self, ov: OpenVote, verdict: Verdict | None) -> str:
         tally = await self.ballots.stored_tally(ov.id)
@@ -41,17 +46,67 @@ class Closing:
             text = f"Failed: {verdict.reason}."
             await self.store.votes.set_status(ov.id, "failed", outcome_reason=text)
             return text
+        head = f"Passed ({verdict.reason})"
+        waiting = await self._wait_for_veto(ov, head)
+        if waiting is not None:
+            return waiting
         if not await self.store.votes.set_status(ov.id, "applying"):
             return "Closed elsewhere."
-        return await self.apply_decision(ov.id, ov.guild_id, ov.channel_id, ov.link_id, ov.action, tally,
-                                         f"Passed ({verdict.reason})")
+        return await self.apply_decision(ov.id, ov.guild_id, ov.channel_id, ov.link_id, ov.action, tally, head)
 
     async def board(self, ov: OpenVote) -> str:
+        t = await self.ballots.stored_tally(ov.id)
+        net = board_net(t.votes_for, t.votes_against, ov.add_per_vote, ov.remove_per_vote)
+        if net != ov.applied_net:
+            waiting = await self._wait_for_veto(ov, f"Net {format_signed(net)} ({t.votes_for} 🔼, "
+                                                    f"{t.votes_against} 🔽)")
+            if waiting is not None:
+                return waiting
         if not await self.store.votes.set_status(ov.id, "applying"):
             return "Closed elsewhere."
         text, status = await self.apply_board(ov, final=True)
         await self.store.votes.set_status(ov.id, status, from_status="applying", outcome_reason=text)
         return text
+
+    async def veto_minutes(self, link_id: int) -> int:
+        """The lock's veto window now (0: none, or the lock was unlinked)."""
+        link = await self.store.links.get_by_id(link_id)
+        return (await self.core.limits(link)).veto_minutes if link is not None else 0
+
+    async def _wait_for_veto(self, ov: OpenVote, head: str) -> str | None:
+        """When the lock has a veto window, the vote passed waits for it ('applying' with ``apply_at``): its
+        text says until when. None when there is no window (apply now)."""
+        minutes = await self.veto_minutes(ov.link_id)
+        if not minutes:
+            return None
+        when = self.clock() + minutes * 60
+        text = (f"{head}{VETO_WAIT}<t:{int(when)}:R> unless the lock's owner vetoes it "
+                f"({minutes} min veto window).")
+        if not await self.store.votes.wait_for_veto(ov.id, when, text):
+            return "Closed elsewhere."
+        self.apply_at(when, ov.id)
+        return text
+
+    async def after_veto_window(self, vote_id: int) -> int | None:
+        """A passed vote's veto window ended: claim it (once; a veto can no longer take it) and apply it, a
+        decision's action or a board's remaining net change. Returns the vote to show again, if any."""
+        vote = await self.store.votes.get(vote_id)
+        if vote is None or vote.status != "applying" or vote.apply_at is None:
+            return None  # vetoed, cancelled by the safeword, or applied already
+        if vote.apply_at > self.clock():
+            self.apply_at(vote.apply_at, vote_id)  # early (a restart): wait on
+            return None
+        if not await self.store.votes.end_veto_window(vote_id):
+            return None
+        head = (vote.outcome_reason or "Passed").partition(VETO_WAIT)[0]
+        if vote.kind == "decision" and vote.action_json:
+            t = await self.store.ballots.tally(vote_id)
+            await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,
+                                      Action.from_json(vote.action_json), t, head)
+        else:
+            text, status = await self.apply_board(open_vote_of(vote), final=True)
+            await self.store.votes.set_status(vote_id, status, from_status="applying", outcome_reason=text)
+        return vote_id
 
     async def finish_applying(self) -> list[int]:
         """At start, the votes a crash caught while applying: a decision is applied once (the outbox key is the
@@ -59,6 +114,9 @@ class Closing:
         application was recorded before it was sent). Returns their ids, to be shown."""
         finished = []
         for vote in await self.store.votes.list_open(statuses="applying"):
+            if vote.apply_at is not None:  # waiting for its veto window: applied when it ends
+                self.apply_at(vote.apply_at, vote.id)
+                continue
             if vote.kind == "decision" and vote.action_json:
                 t = await self.store.ballots.tally(vote.id)
                 await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,

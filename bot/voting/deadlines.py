@@ -9,7 +9,8 @@ from typing import Literal
 
 from bot.clock import Clock
 
-Due = Literal["deadline", "flush"]
+# a vote's close, a board's next application, a vote's reminder, the end of a passed vote's veto window
+Due = Literal["deadline", "flush", "remind", "apply"]
 
 
 class Deadlines:

@@ -29,6 +29,10 @@ class Display:
     async def show(self, snapshot: Snapshot) -> None:
         return None
 
+    async def remind(self, snapshot: Snapshot, role_id: int | None) -> None:
+        """The vote closes soon: say so on its message and in one short reply (mentioning ``role_id`` only)."""
+        return None
+
     def place(self, guild_id: int, channel_id: int) -> Place:
         return Place(guild_id=guild_id, guild_name=f"server {guild_id}", channel_id=channel_id)
 

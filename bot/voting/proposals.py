@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.durations import format_duration
 from bot.errors import NotAllowed, Refused, UserError
 from bot.members import Member, Place
-from bot.policy import effective_quorum
+from bot.policy import card_refusal, effective_quorum
 from bot.services import Core
 from bot.store.models import Link, Vote
 from bot.voting.rules import Rules
@@ -39,7 +39,8 @@ class Proposals:
         return await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="decision", action_json=action.to_json(),
             proposer_id=proposer.id, channel_id=channel_id, deadline=self.clock() + window_s,
-            quorum=rules.quorum, majority=rules.majority, instant_pass=rules.instant_pass)
+            quorum=rules.quorum, majority=rules.majority, instant_pass=rules.instant_pass,
+            remind_at=await self._remind_at(place.guild_id, window_s))
 
     async def board(self, place: Place, proposer: Member, link: Link, *, add_per_vote: int,
                     remove_per_vote: int, window: int | None, channel_id: int) -> Vote:
@@ -50,12 +51,12 @@ class Proposals:
         rules, window_s = await self._admission(place, proposer, link, window, side, source="board")
         limits = await self.core.limits(link)
         why = None
-        if add_per_vote > 0 and ActionKind.ADD_TIME not in limits.vote_allowed:
-            why = ("The lock owner does not allow votes to add time on this lock "
-                   "(open the board with `add_per_vote: 0`).")
+        if not limits.allow_boards:
+            why = card_refusal(limits, "board")
+        elif add_per_vote > 0 and ActionKind.ADD_TIME not in limits.vote_allowed:
+            why = f"{card_refusal(limits, 'vote', ActionKind.ADD_TIME)} Open the board with `add_per_vote: 0`."
         elif remove_per_vote > 0 and ActionKind.REMOVE_TIME not in limits.vote_allowed:
-            why = ("The lock owner does not allow votes to remove time on this lock "
-                   "(open the board with `remove_per_vote: 0`).")
+            why = f"{card_refusal(limits, 'vote', ActionKind.REMOVE_TIME)} Open the board with `remove_per_vote: 0`."
         if why is not None:
             await self.core.audit_refusal(place, link, proposer, side, why, source="board")
             await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)  # starts the cooldown
@@ -63,7 +64,13 @@ class Proposals:
         return await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="board", action_json=None, proposer_id=proposer.id,
             channel_id=channel_id, deadline=self.clock() + window_s, quorum=rules.quorum, majority=rules.majority,
-            add_per_vote=add_per_vote, remove_per_vote=remove_per_vote)
+            add_per_vote=add_per_vote, remove_per_vote=remove_per_vote,
+            remind_at=await self._remind_at(place.guild_id, window_s))
+
+    async def _remind_at(self, guild_id: int, window_s: int) -> float | None:
+        """When a vote proposed now reminds: when the server's share of its window is left (None: never)."""
+        share = (await self.core.vote_rules(guild_id)).reminder_fraction
+        return self.clock() + window_s * (1 - share) if share > 0 else None
 
     async def _admission(self, place: Place, proposer: Member, link: Link, window: int | None,
                          proposed: Action, *, source: Literal["vote", "board"] = "vote") -> tuple[Rules, int]:

@@ -18,13 +18,7 @@ class OpenVotes:
 
     def add(self, vote: Vote, *, fresh: bool = False) -> OpenVote:
         """Keep a vote from the database in memory; ``fresh``: a new vote, known to have no ballots yet."""
-        ov = OpenVote(
-            id=vote.id, guild_id=vote.guild_id, link_id=vote.link_id, kind=vote.kind, channel_id=vote.channel_id,
-            message_id=vote.message_id, deadline=vote.deadline,
-            rules=Rules(vote.quorum, vote.majority, vote.instant_pass),
-            action=Action.from_json(vote.action_json) if vote.action_json else None,
-            add_per_vote=vote.add_per_vote or 0, remove_per_vote=vote.remove_per_vote or 0,
-            applied_net=vote.applied_net_seconds, last_flush=vote.last_flush_at or vote.created_at)
+        ov = open_vote_of(vote)
         if fresh:
             ov.set_voters({})  # a new vote has no ballots: nothing to load
         self._by_id[vote.id] = ov
@@ -65,3 +59,14 @@ class OpenVotes:
 
     def soonest_first(self, vote_ids: set[int]) -> list[OpenVote]:
         return sorted((self._by_id[v] for v in vote_ids if v in self._by_id), key=lambda ov: ov.deadline)
+
+
+def open_vote_of(vote: Vote) -> OpenVote:
+    """A vote from the database as it is kept in memory (its ballots not loaded)."""
+    return OpenVote(
+        id=vote.id, guild_id=vote.guild_id, link_id=vote.link_id, kind=vote.kind, channel_id=vote.channel_id,
+        message_id=vote.message_id, deadline=vote.deadline,
+        rules=Rules(vote.quorum, vote.majority, vote.instant_pass),
+        action=Action.from_json(vote.action_json) if vote.action_json else None,
+        add_per_vote=vote.add_per_vote or 0, remove_per_vote=vote.remove_per_vote or 0,
+        applied_net=vote.applied_net_seconds, last_flush=vote.last_flush_at or vote.created_at)

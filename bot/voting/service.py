@@ -20,18 +20,19 @@ Rules (the README's "Votes and boards" section has them all in one table):
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import Any, Literal
 
 from bot import permissions
 from bot.actions import Action
-from bot.errors import UserError
-from bot.events import ActionFinished, VotesCancelled
+from bot.errors import NotAllowed, Refused, UserError
+from bot.events import ActionFinished, LockNews, VotesCancelled
 from bot.members import Member, Place
 from bot.outcomes import cancelled_text
 from bot.services import Core
 from bot.store.models import Link, Tally, Vote
-from bot.text import escape_markdown
+from bot.text import escape_markdown, message_url
 from bot.voting.ballots import Ballots
 from bot.voting.catchup import CatchUp
 from bot.voting.closing import Closing
@@ -42,6 +43,8 @@ from bot.voting.proposals import Proposals
 from bot.voting.registry import OpenVotes
 from bot.voting.rules import Verdict, early
 from bot.voting.state import BOARD_EMOJI, DECISION_EMOJI, OpenVote, Snapshot
+
+log = logging.getLogger("bot.voting")
 
 
 class VoteService:
@@ -74,7 +77,8 @@ class VoteService:
         self.catching_up = CatchUp(self.open, self.display, reconcile=self.reconcile,
                                    message_gone=lambda ov: self._cancel_quietly(
                                        ov, "Cancelled: the vote message was deleted."))
-        self.closing = Closing(core, core.clock, self.ballots, self.live, self.display)
+        self.closing = Closing(core, core.clock, self.ballots, self.live, self.display,
+                               apply_at=lambda when, vote_id: self.deadlines.schedule(when, vote_id, "apply"))
         self._board_every = settings.board_flush_seconds
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe = [core.events.subscribe(VotesCancelled, self._cancelled_elsewhere),
@@ -98,12 +102,23 @@ class VoteService:
         self.deadlines.schedule(vote.deadline, vote.id, "deadline")
         if ov.kind == "board":
             self.deadlines.schedule(ov.last_flush + self._board_every, vote.id, "flush")
+        if vote.remind_at is not None and vote.reminded_at is None:
+            self.deadlines.schedule(vote.remind_at, vote.id, "remind")
         return ov
 
     async def attach(self, vote_id: int, channel_id: int, message_id: int) -> None:
         """Remember the message that shows the vote."""
         await self.store.votes.set_message(vote_id, message_id, channel_id=channel_id)
         self.open.attach(vote_id, channel_id, message_id)
+        ov = self.open.get(vote_id)
+        link = await self.store.links.get_by_id(ov.link_id) if ov is not None else None
+        if ov is not None and link is not None:
+            place = self.display.place(ov.guild_id, channel_id)
+            what = f"**{ov.action.summary()}**" if ov.action is not None else "a time board"
+            await self.core.events.publish(LockNews(
+                link.lock_id, ov.guild_id, "vote_opened", url=message_url(ov.guild_id, channel_id, message_id),
+                text=f"A vote on your lock **{escape_markdown(link.title or 'your lock')}** was opened in "
+                     f"{escape_markdown(place.guild_name)}: {what}, closing <t:{int(ov.deadline)}:R>."))
 
     async def discard(self, vote_id: int, why: str) -> None:
         """Drop a vote whose message could not be posted: it never ran, so nobody saw it."""
@@ -165,9 +180,14 @@ class VoteService:
 
     # ================================================================== deadlines
     def _due(self, vote_id: int, what: Due) -> None:
+        if what == "apply":  # a passed vote, no longer open: its veto window ended
+            self._spawn(self._after_veto_window(vote_id), f"vote-apply-{vote_id}")
+            return
         ov = self.open.get(vote_id)
         if ov is None:
             return
+        if what == "remind":
+            self._spawn(self._remind(ov), f"vote-remind-{vote_id}")
         if what == "deadline" and ov.deadline <= self.clock():
             self._spawn_close(vote_id, "deadline")
         elif what == "flush" and ov.kind == "board":
@@ -176,11 +196,30 @@ class VoteService:
     async def _board_application(self, ov: OpenVote) -> None:
         await self.catching_up.one(ov.id)
         async with ov.lock:
-            # the close applies whatever is left: no separate call in its last period
-            if ov.id in self.open and not ov.closing and ov.deadline - self.clock() > self._board_every:
+            # the close applies whatever is left: no separate call in its last period; and on a lock with a
+            # veto window, only the close applies (after the window), so the owner can veto the whole board
+            if ov.id in self.open and not ov.closing and ov.deadline - self.clock() > self._board_every \
+                    and not await self.closing.veto_minutes(ov.link_id):
                 await self.closing.apply_board(ov, final=False)
         if ov.id in self.open:
             self.deadlines.schedule(self.clock() + self._board_every, ov.id, "flush")
+
+    async def _remind(self, ov: OpenVote) -> None:
+        """Once per vote (also across a restart): the vote closes soon."""
+        if ov.closing or ov.id not in self.open or not await self.store.votes.mark_reminded(ov.id):
+            return
+        snap = await self.live.snapshot(ov.id)
+        if snap is not None:
+            try:
+                await self.display.remind(snap, (await self.core.vote_rules(ov.guild_id)).reminder_role_id)
+            except Exception:
+                log.exception("could not post the reminder", extra={"vote": ov.id})
+
+    async def _after_veto_window(self, vote_id: int) -> None:
+        shown = await self.closing.after_veto_window(vote_id)
+        if shown is not None:
+            await self.live.show(vote_id)
+            await self._closed_news(vote_id)
 
     def _spawn(self, coro: Awaitable[object], name: str) -> None:
         async def run() -> None:
@@ -224,6 +263,59 @@ class VoteService:
             text = await (self.closing.board(ov) if ov.kind == "board" else self.closing.decision(ov, verdict))
             self._forget(ov)
         await self.live.show(vote_id)  # every outcome above was stored with its text
+        await self._closed_news(vote_id)
+        return text
+
+    async def _closed_news(self, vote_id: int) -> None:
+        """Tell the lock's people how a vote ended, or that it passed and waits for their veto."""
+        vote = await self.store.votes.get(vote_id)
+        link = await self.store.links.get_by_id(vote.link_id) if vote is not None else None
+        if vote is None or link is None:
+            return
+        action = Action.from_json(vote.action_json) if vote.action_json else None
+        what = f"**{action.summary()}**" if action is not None else "a time board"
+        lock = f"**{escape_markdown(link.title or 'your lock')}**"
+        url = message_url(vote.guild_id, vote.channel_id, vote.message_id) if vote.message_id else None
+        if vote.status == "applying" and vote.apply_at is not None:
+            await self.core.events.publish(LockNews(
+                link.lock_id, vote.guild_id, "veto_window", url=url, urgent=True,
+                text=f"Vote #{vote.id} ({what}) on your lock {lock} passed. It applies <t:{int(vote.apply_at)}:R> "
+                     "unless you veto it with the **Veto** button on the vote message."))
+        else:
+            await self.core.events.publish(LockNews(
+                link.lock_id, vote.guild_id, "vote_closed", url=url,
+                text=f"Vote #{vote.id} ({what}) on your lock {lock} closed. {vote.outcome_reason or ''}".strip()))
+
+    async def veto(self, vote_id: int, actor: Member, *, guild_id: int | None = None) -> str:
+        """The lock's owner vetoes a passed vote during its veto window: nothing is applied; the veto is logged
+        on the lock and in the audit log with the tally. Refused for anyone else and after the window.
+        ``guild_id``: only a vote of that server."""
+        vote = await self.store.votes.get(vote_id)
+        link = await self.store.links.get_by_id(vote.link_id) if vote is not None else None
+        if vote is None or link is None or (guild_id is not None and vote.guild_id != guild_id):
+            raise UserError(f"There is no vote #{vote_id} in this server to veto.")
+        if not await self.core.is_holder(link, actor):
+            raise NotAllowed("Only the lock's owner (whoever linked it with their own token) can veto a vote on it.")
+        if vote.status != "applying" or vote.apply_at is None or vote.apply_at <= self.clock():
+            raise Refused(f"Vote #{vote_id} can no longer be vetoed: its veto window has closed "
+                          f"({vote.outcome_reason or vote.status}).", limit="veto_window")
+        t = await self.store.ballots.tally(vote_id)
+        counted = (f"{t.votes_for} for, {t.votes_against} against" if vote.kind == "decision"
+                   else f"{t.votes_for} 🔼, {t.votes_against} 🔽")
+        text = f"Vetoed by {escape_markdown(actor.name)} ({counted}): nothing was applied."
+        if not await self.store.votes.veto(vote_id, text):
+            raise Refused(f"Vote #{vote_id} can no longer be vetoed: its veto window has closed.",
+                          limit="veto_window")
+        action = Action.from_json(vote.action_json) if vote.action_json else None
+        summary = action.summary() if action is not None else "time board"
+        await self.store.audit.add(guild_id=vote.guild_id, link_id=link.id, actor_id=actor.id,
+                                   source="board" if vote.kind == "board" else "vote", action_summary=summary,
+                                   outcome="vetoed", detail=f"vote #{vote_id}: {counted}")
+        await self.live.show(vote_id)
+        place = self.display.place(vote.guild_id, vote.channel_id)
+        await self.core.note_on_lock(link, f"Discord: vote vetoed by the owner ({summary})",
+                                     f"Vote #{vote_id} in {place.guild_name} passed ({counted}) and was vetoed "
+                                     "by the lock's owner during the veto window; nothing was applied.")
         return text
 
     # ================================================================== cancelling

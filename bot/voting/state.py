@@ -16,6 +16,7 @@ BOARD_EMOJI = {"🔼": FOR, "🔽": -1}
 MIN_WINDOW = VOTE_WINDOW_MIN
 MAX_WINDOW = VOTE_WINDOW_MAX
 QUEUED = ": queued: "
+VETO_WAIT = ": applies "  # a passed vote's text while it waits for the veto window
 
 
 @dataclass

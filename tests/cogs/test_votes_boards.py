@@ -122,5 +122,5 @@ async def test_a_board_the_owner_does_not_allow_is_refused(world):
     await world.owner.slash(world.channel, "chastify limits", votes="none")
     result, msg = await propose(world, world.friend, "board")
     assert msg is None and result.ephemeral
-    assert reply_text(result) == ("⛔ The lock owner does not allow votes to add time on this lock "
-                                  "(open the board with `add_per_vote: 0`).")
+    assert reply_text(result) == ("⛔ This lock's consent card does not allow votes to add time. Votes may: nothing "
+                                  "(`/chastify status` shows the card). Open the board with `add_per_vote: 0`.")

@@ -83,7 +83,9 @@ async def test_trusted_people_are_refused_beyond_the_limits_with_the_limit_and_w
     freeze = await world.friend.slash(world.channel, "lock freeze", duration="30m")
     assert reply(freeze).content == "⛔ The owner allows freezes of at most 20m."
     pillory = await world.friend.slash(world.channel, "lock pillory", duration="5m")
-    assert reply(pillory).content == "⛔ The lock owner does not allow trusted people to pillory on this lock."
+    assert reply(pillory).content == ("⛔ This lock's consent card does not allow trusted people to pillory. Trusted "
+                                      "people may: add time, remove time, freeze, unfreeze (`/chastify status` shows "
+                                      "the card).")
     task = await world.friend.slash(world.channel, "task assign", text="Write lines")
     assert "does not allow trusted people to assign a task" in reply(task).content
     assert [h["requested"] for h in lock.history if h["type"] == "time_added"] == [1800, 1800]
