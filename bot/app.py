@@ -25,7 +25,7 @@ from bot.wiring import build_core
 log = logging.getLogger("bot.app")
 
 # the Discord layer, loaded by name: the central error handler first, then the commands
-EXTENSIONS = ("cogs.errors", "cogs.chastify", "cogs.lock", "cogs.votes")
+EXTENSIONS = ("cogs.errors", "cogs.chastify", "cogs.notify", "cogs.lock", "cogs.votes")
 
 # Least permissions the bot needs (see README): view channels, send messages, embed links,
 # read message history (to reconcile reactions after a restart), add reactions (the ✅ ❌ 🔼 🔽 it puts on votes).

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiosqlite
 
 from .db import Database
+from .notify_repo import NotifyRepo
 from .repos import (
     AuditRepo,
     BallotRepo,
@@ -26,7 +27,8 @@ __all__ = ["Store"]
 
 
 class Store:
-    """``store.settings``, ``.links``, ``.trust``, ``.votes``, ``.ballots``, ``.outbox``, ``.audit``, ``.consent``.
+    """``store.settings``, ``.links``, ``.trust``, ``.votes``, ``.ballots``, ``.outbox``, ``.audit``, ``.consent``,
+    ``.notify``.
 
     ``clock`` returns epoch seconds; it stamps created_at / updated_at (inject simcord's virtual time).
     """
@@ -42,6 +44,7 @@ class Store:
         self.outbox = OutboxRepo(db, clock)
         self.audit = AuditRepo(db, clock)
         self.consent = ConsentRepo(db, clock)
+        self.notify = NotifyRepo(db, clock)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = time.time) -> Store:
