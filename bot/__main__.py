@@ -1,5 +1,5 @@
 """The command line: ``python -m bot run [--new-key] | sync [--guild ID] | invite | check`` (``--config PATH``
-first)."""
+first), and ``verify-draw SEED TALLY`` to recompute a wheel vote's draw (no config needed)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.voting.draw import Mode
 
 log = logging.getLogger("bot")
 
@@ -32,12 +36,25 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="check the config, the database, the key file and the linked tokens")
     check.add_argument("--offline", action="store_true", help="do not contact Chastify (for health checks)")
     sub.add_parser("config-reference", help="print the configuration reference (Markdown) for the README")
+    verify = sub.add_parser("verify-draw", help="recompute a wheel vote's draw from its revealed seed and tally",
+                            description="Recompute a wheel vote's draw: the seed's commitment, the ticket and "
+                                        "the winner (options numbered from 1). Exit code 0, 1 when --commitment "
+                                        "does not match the seed, 2 on bad input.")
+    verify.add_argument("seed", metavar="SEED", help="the seed revealed at the close (64 hex characters)")
+    verify.add_argument("tally", metavar="TALLY", nargs="+",
+                        help='the votes per option in their listed order: "5,3,0" or 5 3 0')
+    verify.add_argument("--mode", choices=["wheel", "plurality"], default="wheel",
+                        help="the vote's mode (default: wheel)")
+    verify.add_argument("--commitment", metavar="HASH", default=None,
+                        help="the hash the vote message showed while open: checked against the seed")
     args = parser.parse_args(argv)
     if args.command == "config-reference":
         from bot.config import settings_reference_markdown
 
         print(settings_reference_markdown())
         return 0
+    if args.command == "verify-draw":
+        return verify_draw(args.seed, " ".join(args.tally), args.mode, args.commitment)
     try:
         settings = load_settings(args.config)
     except ConfigError as err:
@@ -76,6 +93,39 @@ def invite(settings: Settings) -> int:
         return 2
     print(invite_url(app_id))
     return 0
+
+
+def verify_draw(seed: str, tally_text: str, mode: Mode, expected: str | None) -> int:
+    """Print what anyone can recompute of a draw (``bot/voting/draw.py`` documents the algorithm): 0, 1 when
+    ``expected`` is not the seed's commitment, 2 on bad input."""
+    from bot.voting.draw import commitment, draw, format_draw, format_tally, parse_tally
+
+    try:
+        result = draw(seed, parse_tally(tally_text), mode)
+    except ValueError as err:
+        print(f"verify-draw: {err}", file=sys.stderr)
+        return 2
+    shown = None if expected is None else expected.strip().lower()
+    if shown is not None and (len(shown) != 64 or any(c not in "0123456789abcdef" for c in shown)):
+        print("verify-draw: --commitment must be 64 hex characters (the SHA-256 the vote message showed), "
+              f"not {expected!r}", file=sys.stderr)
+        return 2
+    committed = commitment(result.seed)
+    print(f"seed:       {result.seed}")
+    print(f"commitment: {committed}")
+    matches = shown is None or shown == committed
+    if shown is not None:
+        print("            matches --commitment" if matches
+              else f"            DOES NOT match --commitment {shown}: this is not the seed that was committed")
+    print(f"mode:       {result.mode}")
+    print(f"tally:      {format_tally(result.tally)}")
+    if result.ticket is None or result.out_of is None:
+        print("ticket:     none (no draw)")
+    else:
+        print(f"ticket:     {result.ticket} of {result.out_of} (numbered 0 to {result.out_of - 1})")
+    print("winner:     " + ("none (nobody voted)" if result.winner is None else f"option {result.winner + 1}"))
+    print(format_draw(result))
+    return 0 if matches else 1
 
 
 async def run_bot(settings: Settings, token: str, *, new_key: bool = False) -> int:
