@@ -393,8 +393,9 @@ def render(data: ChartData, *, title: str) -> bytes:
         panel.xaxis.set_minor_formatter(_when("%a %d"))
         panel.tick_params(axis="x", which="minor", length=0, labelsize=TICK_PT, colors=TEXT)
 
+    # member text (names, the lock's title) is drawn as it is: a "$" must not start matplotlib's math markup
     heading = fig.text(0.085, 0.955, title, ha="left", va="center", fontsize=TITLE_PT, color=TEXT,
-                       fontweight="bold")
+                       fontweight="bold", parse_math=False)
     room = (corner.get_window_extent().x0 - 24) if corner is not None else WIDTH * 0.975
     shown = title
     while shown and heading.get_window_extent().x1 > room:  # too long for the line: cut, with an ellipsis
@@ -423,7 +424,7 @@ def _label_changes(ax: Axes, marks: list[tuple[float, float, Change]], taken: li
         text = change_text(change)
         for dx, dy in offsets:
             probe = ax.annotate(text, (px, py), xytext=(dx, dy), textcoords="offset points", ha="center",
-                                va="bottom" if dy > 0 else "top", fontsize=CHANGE_PT)
+                                va="bottom" if dy > 0 else "top", fontsize=CHANGE_PT, parse_math=False)
             box = probe.get_window_extent()
             probe.remove()
             fits = (area.x0 + 2 <= box.x0 and box.x1 <= area.x1 - 2
@@ -434,7 +435,7 @@ def _label_changes(ax: Axes, marks: list[tuple[float, float, Change]], taken: li
             far = abs(dy) > 20 or dx != 0
             ax.annotate(
                 text, (px, py), xytext=(dx, dy), textcoords="offset points", ha="center",
-                va="bottom" if dy > 0 else "top", fontsize=CHANGE_PT, color=TEXT, zorder=7,
+                va="bottom" if dy > 0 else "top", fontsize=CHANGE_PT, color=TEXT, zorder=7, parse_math=False,
                 bbox={"boxstyle": "round,pad=0.18", "facecolor": PANEL, "edgecolor": colour, "linewidth": 1.1,
                       "alpha": 0.92},
                 arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 1, "alpha": 0.7,

@@ -31,9 +31,10 @@ class DiscordInbox:
         try:
             user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
             await user.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
-        except discord.HTTPException as err:  # Forbidden (DMs closed), NotFound, Discord trouble
+        except (discord.Forbidden, discord.NotFound) as err:  # DMs closed, or the user is gone: noted once
             log.info("could not DM a lock's person (%s)", type(err).__name__)
             return False
+        # any other failure (Discord trouble, a rate limit) is raised: the notifier logs it, and DMs stay on
         return True
 
 

@@ -136,7 +136,8 @@ class VetoButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], tem
         if cog is None:
             return
         try:
-            text = await cog.service.veto(self.vote_id, member_of(interaction))
+            message_id = interaction.message.id if interaction.message is not None else None
+            text = await cog.service.veto(self.vote_id, member_of(interaction), message_id=message_id)
         except UserError as err:
             await report(interaction, err)
             return
@@ -398,7 +399,7 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
             vote_id = int(vote.strip().lstrip("#"))
         except ValueError:
             raise UserError("Give the vote's number, e.g. `12` (the vote message's footer shows it).") from None
-        text = await self.service.veto(vote_id, member_of(interaction), guild_id=interaction.guild.id)
+        text = await self.service.veto(vote_id, member_of(interaction))  # from any server where the lock is linked
         await interaction.response.send_message(f"✋ {text}", ephemeral=True, allowed_mentions=NONE)
 
     # ------------------------------------------------------------------ reactions

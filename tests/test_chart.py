@@ -238,3 +238,13 @@ def test_series_properties(changes, bands, end_in, days):
             assert v0 == v1 == 0 or v1 == pytest.approx(v0 - (t1 - t0))
     totals = daily_totals(chart)
     assert sum(t.added for t in totals) == sum(c.seconds for c in chart.window_changes() if c.seconds > 0)
+
+
+def test_member_text_with_dollar_signs_is_drawn_as_it_is():
+    """A name or title with "$" (matplotlib's math markup) still renders: member text is never parsed."""
+    data = ChartData(now=DAY * 10, end_date=DAY * 12, days=2,
+                     changes=[Change(at=DAY * 9, seconds=3600, label="$\\frac{a$"),
+                              Change(at=DAY * 9.5, seconds=-60, label="$x$")],
+                     bands=[])
+    png = render(data, title="$\\frac{ lock $")
+    assert png.startswith(b"\x89PNG")

@@ -64,7 +64,7 @@ class Acting(Part):
             said = {"done": "applied", "pending": "queued", "uncertain": "sent, outcome uncertain"}[result.status]
             await self.events.publish(LockNews(
                 link.lock_id, place.guild_id, "direct_action", actor_id=actor.id,
-                text=f"{escape_markdown(actor.name)} used **{action.summary()}** on your lock "
+                text=f"{escape_markdown(actor.name)} used **{action.shown()}** on your lock "
                      f"**{escape_markdown(link.title or 'your lock')}** in {escape_markdown(place.guild_name)} "
                      f"({said})."))
         return result

@@ -57,7 +57,8 @@ class History(Part):
     async def chart(self, link: Link, reader: Member, days: int, *,
                     name_of: Callable[[int], str]) -> ChartData:
         """What the chart of the lock's time over the last ``days`` is drawn from: every change the bot applied to
-        the lock (from every link and server; ``name_of`` names the member who did it, a vote or board is named by
+        the lock (from every link and server when the reader is one of the lock's people, else from this server
+        only; ``name_of`` names the member who did it, a vote or board is named by
         its number), the freezes and pillories it applied as bands, the lock's end date now (asked of Chastify:
         None when it cannot be read) and the owner's daily cap. Changes made outside the bot are not known."""
         permissions.require_history(reader, await self.linking.may_act(link, reader))
@@ -67,7 +68,12 @@ class History(Part):
         since = now - days * 86400 - 31 * 86400  # a band that began before the window may still reach into it
         changes: list[Change] = []
         bands: list[Band] = []
+        # the lock's own people see what every server did to it; anyone else only what this server did
+        holder = reader.id == link.owner_id or any(
+            p.user_id == reader.id for p in await self.store.consent.people(link.lock_id))
         for entry in await self.store.outbox.applied_for_lock(link.lock_id, since):
+            if not holder and entry.guild_id != link.guild_id:
+                continue
             action = Payload.model_validate_json(entry.action_json).action
             at = entry.updated_at
             if action.time_delta:

@@ -514,6 +514,14 @@ class VoteRepo(_Repo):
                 "WHERE id = ? AND status = 'open'", (apply_at, outcome_reason, vote_id))
         return changed > 0
 
+    async def extend_veto_window(self, vote_id: int, apply_at: float, outcome_reason: str) -> bool:
+        """A waiting vote's window starts again (it ran out while the bot was down)."""
+        async with self._cache.changing(vote_id):
+            changed, _ = await self._db.execute(
+                "UPDATE votes SET apply_at = ?, outcome_reason = ? "
+                "WHERE id = ? AND status = 'applying' AND apply_at IS NOT NULL", (apply_at, outcome_reason, vote_id))
+        return changed > 0
+
     async def end_veto_window(self, vote_id: int) -> bool:
         """Claim a waiting vote for applying it: True once, and then a veto can no longer take it."""
         async with self._cache.changing(vote_id):

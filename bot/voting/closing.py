@@ -22,6 +22,7 @@ from bot.voting.rules import Outcome, Verdict, at_deadline, board_net
 from bot.voting.state import QUEUED, VETO_WAIT, OpenVote
 
 Final = Literal["passed", "failed", "refused", "cancelled"]
+VETO_GRACE = 120  # seconds: the least a waiting vote's people get to veto it after the bot was down
 
 
 class Closing:
@@ -80,12 +81,15 @@ class Closing:
         if not minutes:
             return None
         when = self.clock() + minutes * 60
-        text = (f"{head}{VETO_WAIT}<t:{int(when)}:R> unless the lock's owner vetoes it "
-                f"({minutes} min veto window).")
+        text = self._waiting_text(head, when, minutes)
         if not await self.store.votes.wait_for_veto(ov.id, when, text):
             return "Closed elsewhere."
         self.apply_at(when, ov.id)
         return text
+
+    @staticmethod
+    def _waiting_text(head: str, when: float, minutes: int) -> str:
+        return f"{head}{VETO_WAIT}<t:{int(when)}:R> unless the lock's owner vetoes it ({minutes} min veto window)."
 
     async def after_veto_window(self, vote_id: int) -> int | None:
         """A passed vote's veto window ended: claim it (once; a veto can no longer take it) and apply it, a
@@ -115,6 +119,17 @@ class Closing:
         finished = []
         for vote in await self.store.votes.list_open(statuses="applying"):
             if vote.apply_at is not None:  # waiting for its veto window: applied when it ends
+                if vote.apply_at < self.clock() + VETO_GRACE:
+                    # the window ran out (or nearly) while the bot was down, when nobody could veto: it starts
+                    # again, as long as the lock's window now (at least VETO_GRACE), and its people are told again
+                    minutes = max(await self.veto_minutes(vote.link_id), VETO_GRACE // 60)
+                    when = self.clock() + minutes * 60
+                    head = (vote.outcome_reason or "Passed").partition(VETO_WAIT)[0]
+                    if await self.store.votes.extend_veto_window(vote.id, when, self._waiting_text(head, when,
+                                                                                                 minutes)):
+                        self.apply_at(when, vote.id)
+                        finished.append(vote.id)
+                    continue
                 self.apply_at(vote.apply_at, vote.id)
                 continue
             if vote.kind == "decision" and vote.action_json:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from bot import permissions
 from bot.actions import Action
+from bot.durations import format_signed
 from bot.errors import NotAllowed, Refused, UserError
 from bot.events import ActionFinished, LockNews, VotesCancelled
 from bot.members import Member, Place
@@ -114,9 +115,11 @@ class VoteService:
         link = await self.store.links.get_by_id(ov.link_id) if ov is not None else None
         if ov is not None and link is not None:
             place = self.display.place(ov.guild_id, channel_id)
-            what = f"**{ov.action.summary()}**" if ov.action is not None else "a time board"
+            what = f"**{ov.action.shown()}**" if ov.action is not None else "a time board"
+            vote = await self.store.votes.get(vote_id)
             await self.core.events.publish(LockNews(
                 link.lock_id, ov.guild_id, "vote_opened", url=message_url(ov.guild_id, channel_id, message_id),
+                actor_id=vote.proposer_id if vote is not None else None,
                 text=f"A vote on your lock **{escape_markdown(link.title or 'your lock')}** was opened in "
                      f"{escape_markdown(place.guild_name)}: {what}, closing <t:{int(ov.deadline)}:R>."))
 
@@ -216,7 +219,11 @@ class VoteService:
                 log.exception("could not post the reminder", extra={"vote": ov.id})
 
     async def _after_veto_window(self, vote_id: int) -> None:
-        shown = await self.closing.after_veto_window(vote_id)
+        try:
+            shown = await self.closing.after_veto_window(vote_id)
+        except Exception:  # the vote stays 'applying': the next start finishes it once (its outbox key is the vote's)
+            log.exception("could not apply a vote after its veto window", extra={"vote": vote_id})
+            return
         if shown is not None:
             await self.live.show(vote_id)
             await self._closed_news(vote_id)
@@ -273,27 +280,29 @@ class VoteService:
         if vote is None or link is None:
             return
         action = Action.from_json(vote.action_json) if vote.action_json else None
-        what = f"**{action.summary()}**" if action is not None else "a time board"
+        what = f"**{action.shown()}**" if action is not None else "a time board"
         lock = f"**{escape_markdown(link.title or 'your lock')}**"
         url = message_url(vote.guild_id, vote.channel_id, vote.message_id) if vote.message_id else None
         if vote.status == "applying" and vote.apply_at is not None:
             await self.core.events.publish(LockNews(
                 link.lock_id, vote.guild_id, "veto_window", url=url, urgent=True,
                 text=f"Vote #{vote.id} ({what}) on your lock {lock} passed. It applies <t:{int(vote.apply_at)}:R> "
-                     "unless you veto it with the **Veto** button on the vote message."))
+                     "unless you veto it: the **Veto** button on the vote message, or "
+                     f"`/vote veto {vote.id}` in any server where the lock is linked."))
         else:
             await self.core.events.publish(LockNews(
-                link.lock_id, vote.guild_id, "vote_closed", url=url,
+                link.lock_id, vote.guild_id, "vote_closed", url=url, actor_id=vote.proposer_id,
                 text=f"Vote #{vote.id} ({what}) on your lock {lock} closed. {vote.outcome_reason or ''}".strip()))
 
-    async def veto(self, vote_id: int, actor: Member, *, guild_id: int | None = None) -> str:
-        """The lock's owner vetoes a passed vote during its veto window: nothing is applied; the veto is logged
-        on the lock and in the audit log with the tally. Refused for anyone else and after the window.
-        ``guild_id``: only a vote of that server."""
+    async def veto(self, vote_id: int, actor: Member, *, message_id: int | None = None) -> str:
+        """One of the lock's people vetoes a passed vote during its veto window, from any server where the lock
+        is linked (the vote may be in a server they are not in): nothing is applied; the veto is audited with the
+        tally and written on the lock (in the background: the answer never waits on Chastify). Refused for anyone
+        else and after the window. ``message_id``: the button's message, which must be the vote's."""
         vote = await self.store.votes.get(vote_id)
         link = await self.store.links.get_by_id(vote.link_id) if vote is not None else None
-        if vote is None or link is None or (guild_id is not None and vote.guild_id != guild_id):
-            raise UserError(f"There is no vote #{vote_id} in this server to veto.")
+        if vote is None or link is None or (message_id is not None and vote.message_id != message_id):
+            raise UserError(f"There is no vote #{vote_id} to veto (the vote message's footer shows its number).")
         if not await self.core.is_holder(link, actor):
             raise NotAllowed("Only the lock's owner (whoever linked it with their own token) can veto a vote on it.")
         if vote.status != "applying" or vote.apply_at is None or vote.apply_at <= self.clock():
@@ -302,7 +311,9 @@ class VoteService:
         t = await self.store.ballots.tally(vote_id)
         counted = (f"{t.votes_for} for, {t.votes_against} against" if vote.kind == "decision"
                    else f"{t.votes_for} 🔼, {t.votes_against} 🔽")
-        text = f"Vetoed by {escape_markdown(actor.name)} ({counted}): nothing was applied."
+        earlier = (f"nothing more was applied ({format_signed(vote.applied_net_seconds)} applied earlier)"
+                   if vote.applied_net_seconds else "nothing was applied")
+        text = f"Vetoed by {escape_markdown(actor.name)} ({counted}): {earlier}."
         if not await self.store.votes.veto(vote_id, text):
             raise Refused(f"Vote #{vote_id} can no longer be vetoed: its veto window has closed.",
                           limit="veto_window")
@@ -313,9 +324,10 @@ class VoteService:
                                    outcome="vetoed", detail=f"vote #{vote_id}: {counted}")
         await self.live.show(vote_id)
         place = self.display.place(vote.guild_id, vote.channel_id)
-        await self.core.note_on_lock(link, f"Discord: vote vetoed by the owner ({summary})",
-                                     f"Vote #{vote_id} in {place.guild_name} passed ({counted}) and was vetoed "
-                                     "by the lock's owner during the veto window; nothing was applied.")
+        self._spawn(self.core.note_on_lock(link, f"Discord: vote vetoed by the owner ({summary})",
+                                           f"Vote #{vote_id} in {place.guild_name} passed ({counted}) and was "
+                                           f"vetoed by the lock's owner during the veto window; {earlier}."),
+                    f"veto-log-{vote_id}")
         return text
 
     # ================================================================== cancelling
@@ -386,6 +398,7 @@ class VoteService:
         down is judged on the reactions as they are now."""
         for vote_id in await self.closing.finish_applying():
             await self.live.show(vote_id)
+            await self._closed_news(vote_id)
         self.deadlines.start()
         self.catching_up.start()
 

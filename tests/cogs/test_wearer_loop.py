@@ -200,3 +200,20 @@ async def test_a_waiting_vote_is_applied_once_after_a_restart_when_its_window_en
     assert outcome(world.channel, msg.id) == ("passed", "Passed (3 for, 0 against): applied.")
     await world.env.advance_time(60 * 60)
     assert len(reached(world.chastify, APPLY_TIME)) == 1
+
+
+async def test_a_veto_window_that_ran_out_while_the_bot_was_down_starts_again(world, bot_settings):
+    _, msg = await passed_vote(world, veto=5)
+
+    async def down_for_ten_minutes():
+        await world.env.advance_time(10 * 60)
+
+    await world.bot.unload_extension("cogs.votes")  # the bot is down past the window: nobody could veto
+    await down_for_ten_minutes()
+    await world.bot.load_extension("cogs.votes")
+    assert reached(world.chastify, APPLY_TIME) == []  # not applied the moment it is back
+    assert "applies <t:" in fields(embed_of(world.channel, msg.id))["Passed · the owner may veto it"]
+    vetoed = await world.owner.slash(world.channel, "vote veto", vote="1")
+    assert reply_text(vetoed).startswith("✋ Vetoed by")
+    await world.env.advance_time(10 * 60)
+    assert reached(world.chastify, APPLY_TIME) == []

@@ -65,10 +65,15 @@ BODIES = [
          shape=0, status=400)
 # echoed in capitals: a case-sensitive scrub missed it
 @example(token="dev-token-alice-0123456789", before="bad: ", after=".", flips=[True], shape=0, status=401)
+# a token sharing a piece with the body's own words ("_toke" of "invalid_token")
+@example(token="000_TOKE00000000", before="", after="", flips=[], shape=1, status=400)
 def test_a_token_echoed_by_chastify_never_survives_in_any_case_or_cut(token, before, after, flips, shape, status):
     echoed = before + _mangle_case(token, flips) + after
     err = parse_error(status, BODIES[shape](echoed).encode(), {}, secrets=(token,))
-    assert _leaks(token, err.message, err.code) == [], (str(err), err.code)  # not even a piece of it
+    # not even a piece of it, apart from pieces of the body's own fixed words (a token "000_TOKE..." shares
+    # "_toke" with the error code "invalid_token", which is not a leak)
+    fixed = BODIES[shape]("").lower()
+    assert [f for f in _leaks(token, err.message, err.code) if f not in fixed] == [], (str(err), err.code)
     assert token.lower() not in (str(err) + repr(err)).lower()
 
 

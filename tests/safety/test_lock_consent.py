@@ -309,3 +309,20 @@ async def test_a_person_s_limits_come_with_them_to_their_next_lock(two):
     two.chastify.add_lock(WEARER_TOKEN, title="Next Challenge", remaining=86400)  # the token's new active lock
     assert "Re-linked **Next Challenge**" in reply(await two.link(two.wearer_a, two.chan_a, WEARER_TOKEN)).content
     assert "at most 15m per action" in refusal(await two.friend_a.slash(two.chan_a, "lock add-time", duration="1h"))
+
+
+async def test_either_person_may_veto_a_waiting_vote_from_the_other_server_and_nothing_is_applied(two):
+    await two.keyholder_b.slash(two.chan_b, "chastify limits", veto=5)  # the stricter window holds lock-wide
+    vote = await two.friend_a.slash(two.chan_a, "vote add-time", duration="30m", window="10m")
+    message = vote.response.message
+    for voter in two.voters(two.a, 3, "voter"):
+        await voter.react(message, "✅")
+    await two.env.advance_time(600)
+    assert "the owner may veto it" in texts(current(two.chan_a, message.id))
+    outsider = await two.friend_b.slash(two.chan_b, "vote veto", vote="1")
+    assert "Only the lock's owner" in refusal(outsider)
+    vetoed = reply(await two.keyholder_b.slash(two.chan_b, "vote veto", vote="1"))
+    assert vetoed.ephemeral and vetoed.content.startswith("✋ Vetoed by keyholder")
+    await two.env.advance_time(600)
+    assert applied_actions(two.chastify) == []
+    assert "Vetoed by keyholder" in texts(current(two.chan_a, message.id))
