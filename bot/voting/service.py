@@ -26,24 +26,25 @@ from typing import Any, Literal
 
 from bot import permissions
 from bot.actions import Action
-from bot.durations import format_signed
-from bot.errors import NotAllowed, Refused, UserError
-from bot.events import ActionFinished, LockNews, VotesCancelled
+from bot.errors import UserError
+from bot.events import ActionFinished, VotesCancelled
 from bot.members import Member, Place
 from bot.outcomes import cancelled_text
 from bot.services import Core
 from bot.store.models import Link, Tally, Vote
-from bot.text import escape_markdown, message_url
+from bot.text import escape_markdown
 from bot.voting.ballots import Ballots
 from bot.voting.catchup import CatchUp
 from bot.voting.closing import Closing
 from bot.voting.deadlines import Deadlines, Due
 from bot.voting.display import CurrentReactions, Display
 from bot.voting.live import LiveTally
+from bot.voting.news import VoteNews
 from bot.voting.proposals import Proposals
 from bot.voting.registry import OpenVotes
 from bot.voting.rules import Verdict, early
 from bot.voting.state import BOARD_EMOJI, DECISION_EMOJI, OpenVote, Snapshot
+from bot.voting.veto import Vetoes
 
 log = logging.getLogger("bot.voting")
 
@@ -59,7 +60,9 @@ class VoteService:
     - ``LiveTally``: the vote message kept up to date (debounced) through the ``display``;
     - ``Deadlines``: one timer for every deadline and board application;
     - ``CatchUp``: after a restart, each vote's reactions read back before it is decided;
-    - ``Closing``: the decision and what is applied, through the outbox.
+    - ``Closing``: the decision and what is applied, through the outbox;
+    - ``Vetoes``: a passed vote vetoed by the lock's people during its veto window;
+    - ``VoteNews``: what the lock's people are told (a vote opened, closed, waiting for their veto).
 
     ``display`` is the Discord side (``cogs/votes.py``); the default shows nothing."""
 
@@ -81,6 +84,9 @@ class VoteService:
         self.closing = Closing(core, core.clock, self.ballots, self.live, self.display,
                                apply_at=lambda when, vote_id: self.deadlines.schedule(when, vote_id, "apply"))
         self._board_every = settings.board_flush_seconds
+        self.news = VoteNews(core, self.display)
+        self.vetoes = Vetoes(core, core.clock, self.live, self.display,
+                             spawn=lambda coro, name: self._spawn(coro, name))
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe = [core.events.subscribe(VotesCancelled, self._cancelled_elsewhere),
                              core.events.subscribe(ActionFinished, self._outbox_result)]
@@ -111,17 +117,7 @@ class VoteService:
         """Remember the message that shows the vote."""
         await self.store.votes.set_message(vote_id, message_id, channel_id=channel_id)
         self.open.attach(vote_id, channel_id, message_id)
-        ov = self.open.get(vote_id)
-        link = await self.store.links.get_by_id(ov.link_id) if ov is not None else None
-        if ov is not None and link is not None:
-            place = self.display.place(ov.guild_id, channel_id)
-            what = f"**{ov.action.shown()}**" if ov.action is not None else "a time board"
-            vote = await self.store.votes.get(vote_id)
-            await self.core.events.publish(LockNews(
-                link.lock_id, ov.guild_id, "vote_opened", url=message_url(ov.guild_id, channel_id, message_id),
-                actor_id=vote.proposer_id if vote is not None else None,
-                text=f"A vote on your lock **{escape_markdown(link.title or 'your lock')}** was opened in "
-                     f"{escape_markdown(place.guild_name)}: {what}, closing <t:{int(ov.deadline)}:R>."))
+        await self.news.opened(vote_id)
 
     async def discard(self, vote_id: int, why: str) -> None:
         """Drop a vote whose message could not be posted: it never ran, so nobody saw it."""
@@ -226,7 +222,7 @@ class VoteService:
             return
         if shown is not None:
             await self.live.show(vote_id)
-            await self._closed_news(vote_id)
+            await self.news.closed(vote_id)
 
     def _spawn(self, coro: Awaitable[object], name: str) -> None:
         async def run() -> None:
@@ -270,65 +266,12 @@ class VoteService:
             text = await (self.closing.board(ov) if ov.kind == "board" else self.closing.decision(ov, verdict))
             self._forget(ov)
         await self.live.show(vote_id)  # every outcome above was stored with its text
-        await self._closed_news(vote_id)
+        await self.news.closed(vote_id)
         return text
-
-    async def _closed_news(self, vote_id: int) -> None:
-        """Tell the lock's people how a vote ended, or that it passed and waits for their veto."""
-        vote = await self.store.votes.get(vote_id)
-        link = await self.store.links.get_by_id(vote.link_id) if vote is not None else None
-        if vote is None or link is None:
-            return
-        action = Action.from_json(vote.action_json) if vote.action_json else None
-        what = f"**{action.shown()}**" if action is not None else "a time board"
-        lock = f"**{escape_markdown(link.title or 'your lock')}**"
-        url = message_url(vote.guild_id, vote.channel_id, vote.message_id) if vote.message_id else None
-        if vote.status == "applying" and vote.apply_at is not None:
-            await self.core.events.publish(LockNews(
-                link.lock_id, vote.guild_id, "veto_window", url=url, urgent=True,
-                text=f"Vote #{vote.id} ({what}) on your lock {lock} passed. It applies <t:{int(vote.apply_at)}:R> "
-                     "unless you veto it: the **Veto** button on the vote message, or "
-                     f"`/vote veto {vote.id}` in any server where the lock is linked."))
-        else:
-            await self.core.events.publish(LockNews(
-                link.lock_id, vote.guild_id, "vote_closed", url=url, actor_id=vote.proposer_id,
-                text=f"Vote #{vote.id} ({what}) on your lock {lock} closed. {vote.outcome_reason or ''}".strip()))
 
     async def veto(self, vote_id: int, actor: Member, *, message_id: int | None = None) -> str:
-        """One of the lock's people vetoes a passed vote during its veto window, from any server where the lock
-        is linked (the vote may be in a server they are not in): nothing is applied; the veto is audited with the
-        tally and written on the lock (in the background: the answer never waits on Chastify). Refused for anyone
-        else and after the window. ``message_id``: the button's message, which must be the vote's."""
-        vote = await self.store.votes.get(vote_id)
-        link = await self.store.links.get_by_id(vote.link_id) if vote is not None else None
-        if vote is None or link is None or (message_id is not None and vote.message_id != message_id):
-            raise UserError(f"There is no vote #{vote_id} to veto (the vote message's footer shows its number).")
-        if not await self.core.is_holder(link, actor):
-            raise NotAllowed("Only the lock's owner (whoever linked it with their own token) can veto a vote on it.")
-        if vote.status != "applying" or vote.apply_at is None or vote.apply_at <= self.clock():
-            raise Refused(f"Vote #{vote_id} can no longer be vetoed: its veto window has closed "
-                          f"({vote.outcome_reason or vote.status}).", limit="veto_window")
-        t = await self.store.ballots.tally(vote_id)
-        counted = (f"{t.votes_for} for, {t.votes_against} against" if vote.kind == "decision"
-                   else f"{t.votes_for} 🔼, {t.votes_against} 🔽")
-        earlier = (f"nothing more was applied ({format_signed(vote.applied_net_seconds)} applied earlier)"
-                   if vote.applied_net_seconds else "nothing was applied")
-        text = f"Vetoed by {escape_markdown(actor.name)} ({counted}): {earlier}."
-        if not await self.store.votes.veto(vote_id, text):
-            raise Refused(f"Vote #{vote_id} can no longer be vetoed: its veto window has closed.",
-                          limit="veto_window")
-        action = Action.from_json(vote.action_json) if vote.action_json else None
-        summary = action.summary() if action is not None else "time board"
-        await self.store.audit.add(guild_id=vote.guild_id, link_id=link.id, actor_id=actor.id,
-                                   source="board" if vote.kind == "board" else "vote", action_summary=summary,
-                                   outcome="vetoed", detail=f"vote #{vote_id}: {counted}")
-        await self.live.show(vote_id)
-        place = self.display.place(vote.guild_id, vote.channel_id)
-        self._spawn(self.core.note_on_lock(link, f"Discord: vote vetoed by the owner ({summary})",
-                                           f"Vote #{vote_id} in {place.guild_name} passed ({counted}) and was "
-                                           f"vetoed by the lock's owner during the veto window; {earlier}."),
-                    f"veto-log-{vote_id}")
-        return text
+        """One of the lock's people vetoes a passed vote waiting for its veto window (see ``Vetoes.veto``)."""
+        return await self.vetoes.veto(vote_id, actor, message_id=message_id)
 
     # ================================================================== cancelling
     async def cancel(self, vote_id: int, actor: Member, *, guild_id: int | None = None) -> Vote:
@@ -398,7 +341,7 @@ class VoteService:
         down is judged on the reactions as they are now."""
         for vote_id in await self.closing.finish_applying():
             await self.live.show(vote_id)
-            await self._closed_news(vote_id)
+            await self.news.closed(vote_id)
         self.deadlines.start()
         self.catching_up.start()
 
