@@ -150,7 +150,7 @@ class Core:
         return await self.holders.set_my_limits(lock_id, who, update)
 
     async def is_holder(self, link: Link, member: Member) -> bool:
-        return await self.holders.is_holder(link, member)
+        return await self.linking.is_holder(link, member)
 
     async def note_on_lock(self, link: Link, title: str, description: str) -> bool:
         return await self.holders.note_on_lock(link, title, description)

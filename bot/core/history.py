@@ -69,8 +69,7 @@ class History(Part):
         changes: list[Change] = []
         bands: list[Band] = []
         # the lock's own people see what every server did to it; anyone else only what this server did
-        holder = reader.id == link.owner_id or any(
-            p.user_id == reader.id for p in await self.store.consent.people(link.lock_id))
+        holder = await self.linking.is_holder(link, reader)
         for entry in await self.store.outbox.applied_for_lock(link.lock_id, since):
             if not holder and entry.guild_id != link.guild_id:
                 continue

@@ -144,12 +144,6 @@ class Holders(Part):
                     "person who said the safeword can lift it, with `/chastify resume`.")
         raise UserError("Your lock is not paused: there is nothing to resume.")
 
-    async def is_holder(self, link: Link, member: Member) -> bool:
-        """Is ``member`` one of the lock's people (someone who proved a token for it, in any server)?"""
-        if member.id == link.owner_id:
-            return True
-        return any(p.user_id == member.id for p in await self.store.consent.people(link.lock_id))
-
     async def note_on_lock(self, link: Link, title: str, description: str) -> bool:
         """One line in the lock's Chastify history, for something that is not an action (a pause, a veto).
         Best effort: what it reports is already in force. True when Chastify took it."""

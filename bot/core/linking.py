@@ -205,6 +205,12 @@ class Linking(Part):
     async def trusted(self, link: Link) -> list[TrustEntry]:
         return await self.store.trust.list(link.id)
 
+    async def is_holder(self, link: Link, member: Member) -> bool:
+        """Is ``member`` one of the lock's people (someone who proved a token for it, in any server)?"""
+        if member.id == link.owner_id:
+            return True
+        return any(p.user_id == member.id for p in await self.store.consent.people(link.lock_id))
+
     async def may_act(self, link: Link, member: Member) -> bool:
         return member.id == link.owner_id or await self.store.trust.is_trusted(link.id, member.id, member.role_ids)
 

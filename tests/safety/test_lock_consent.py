@@ -326,3 +326,13 @@ async def test_either_person_may_veto_a_waiting_vote_from_the_other_server_and_n
     await two.env.advance_time(600)
     assert applied_actions(two.chastify) == []
     assert "Vetoed by keyholder" in texts(current(two.chan_a, message.id))
+
+
+async def test_the_chart_shows_other_servers_actions_only_to_the_locks_own_people(two):
+    for _ in range(2):
+        assert "Applied" in texts(reply(await two.friend_a.slash(two.chan_a, "lock add-time", duration="10m")))
+    assert "Applied" in texts(reply(await two.friend_b.slash(two.chan_b, "lock add-time", duration="10m")))
+    trusted_here = reply(await two.friend_b.slash(two.chan_b, "chastify chart"))
+    assert trusted_here.content.startswith("📈 **Weekend Challenge**: 1 change by the bot")  # Server B's only
+    holder = reply(await two.keyholder_b.slash(two.chan_b, "chastify chart"))
+    assert holder.content.startswith("📈 **Weekend Challenge**: 3 changes by the bot")  # every server's
