@@ -111,6 +111,14 @@ class DiscordDisplay(Display):
         return CurrentReactions(choices, members)
 
 
+def _vote_number(text: str, where: str) -> int:
+    """A vote's number as a member types it (``12`` or ``#12``); refused with where to find it."""
+    try:
+        return int(text.strip().lstrip("#"))
+    except ValueError:
+        raise UserError(f"Give the vote's number, e.g. `12` ({where}).") from None
+
+
 def waiting_for_veto(s: Snapshot) -> bool:
     return s.vote.status == "applying" and s.vote.apply_at is not None
 
@@ -384,10 +392,7 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
     @app_commands.autocomplete(vote=_vote_autocomplete)
     async def cancel(self, interaction: discord.Interaction, vote: str) -> None:
         assert interaction.guild is not None
-        try:
-            vote_id = int(vote.strip().lstrip("#"))
-        except ValueError:
-            raise UserError("Give the vote's number, e.g. `12` (see `/vote list`).") from None
+        vote_id = _vote_number(vote, "see `/vote list`")
         await self.service.cancel(vote_id, member_of(interaction), guild_id=interaction.guild.id)
         await interaction.response.send_message(f"Vote #{vote_id} was cancelled.", ephemeral=True)
 
@@ -395,10 +400,7 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
     @app_commands.describe(vote="The vote's number, e.g. 12")
     async def veto(self, interaction: discord.Interaction, vote: str) -> None:
         assert interaction.guild is not None
-        try:
-            vote_id = int(vote.strip().lstrip("#"))
-        except ValueError:
-            raise UserError("Give the vote's number, e.g. `12` (the vote message's footer shows it).") from None
+        vote_id = _vote_number(vote, "the vote message's footer shows it")
         text = await self.service.veto(vote_id, member_of(interaction))  # from any server where the lock is linked
         await interaction.response.send_message(f"✋ {text}", ephemeral=True, allowed_mentions=NONE)
 
