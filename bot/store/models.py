@@ -15,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "Ballot",
     "BallotChange",
+    "BallotStyle",
     "GuildSettings",
     "LimitsRow",
     "Link",
@@ -29,12 +30,14 @@ __all__ = [
     "TrustKind",
     "Vote",
     "VoteKind",
+    "VoteSchedule",
     "VoteStatus",
 ]
 
 LinkState = Literal["active", "paused", "ended", "broken"]
 TrustKind = Literal["role", "member"]
-VoteKind = Literal["decision", "board"]
+VoteKind = Literal["decision", "board", "wheel"]
+BallotStyle = Literal["reactions", "buttons"]
 VoteStatus = Literal["open", "applying", "passed", "failed", "cancelled", "refused"]
 OutboxSource = Literal["direct", "vote", "board"]
 OutboxStatus = Literal["pending", "sent", "done", "failed", "uncertain", "cancelled"]
@@ -71,6 +74,8 @@ class GuildSettings:
     min_account_age_days: int | None = None
     reminder_fraction: float | None = None
     reminder_role_id: int | None = None
+    ballot_style: str | None = None
+    time_zone: str | None = None
     updated_at: float | None = None
 
     @classmethod
@@ -126,6 +131,14 @@ class Vote:
     apply_at: float | None = None  # a passed vote waiting for the lock's veto window ends then (status 'applying')
     remind_at: float | None = None
     reminded_at: float | None = None
+    style: BallotStyle = "reactions"  # how members vote: reactions, or buttons (the only style that can be anonymous)
+    anonymous: bool = False  # buttons only: who voted what is stored but never shown
+    mode: str | None = None  # a wheel's: 'plurality' or 'wheel' (bot.voting.draw)
+    options_json: str | None = None  # a wheel's options (bot.voting.options)
+    seed: str | None = None  # a wheel's draw seed: secret until the vote closed (only ``commitment`` is shown)
+    commitment: str | None = None
+    drawn_option: int | None = None  # the wheel's winning option number (1-based), once drawn
+    schedule_id: int | None = None  # the schedule that opened the vote
 
     @property
     def is_open(self) -> bool:
@@ -133,10 +146,31 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
+class VoteSchedule:
+    """A vote that opens by itself: ``plan_json`` says what it opens (``bot.voting.schedules.Plan``), the rule
+    when (in the server's time zone)."""
+
+    id: int
+    guild_id: int
+    link_id: int
+    channel_id: int
+    creator_id: int
+    plan_json: str
+    rule: str
+    minute: int
+    weekday: int | None
+    once_date: str | None
+    next_at: float | None
+    last_at: float | None
+    last_result: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Ballot:
     vote_id: int
     voter_id: int
-    choice: int  # 1 = for / up, -1 = against / down
+    choice: int  # 1 = for / up, -1 = against / down; a wheel's option number 1..6
     updated_at: float
 
 

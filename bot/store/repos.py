@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import json
 import re
 import sqlite3
@@ -39,6 +40,7 @@ from .models import (
     Tally,
     TrustEntry,
     Vote,
+    VoteSchedule,
     from_row,
 )
 
@@ -52,6 +54,7 @@ __all__ = [
     "OutboxRepo",
     "TrustRepo",
     "VoteRepo",
+    "VoteScheduleRepo",
 ]
 
 Clock = Callable[[], float]
@@ -69,6 +72,15 @@ def _statuses(value: str | Iterable[str], allowed: frozenset[str], what: str) ->
         if item not in allowed:
             raise ValueError(f"unknown {what} {item!r}; expected one of {', '.join(sorted(allowed))}")
     return items
+
+
+# 1 / -1: for / against (✅ ❌, 🔼 🔽); 1 to 6: a wheel's option number
+BALLOT_CHOICES = frozenset({-1, 1, 2, 3, 4, 5, 6})
+
+
+def _vote(row: sqlite3.Row) -> Vote:
+    vote = from_row(Vote, row)
+    return dataclasses.replace(vote, anonymous=bool(vote.anonymous))
 
 
 def _marks(n: int) -> str:
@@ -164,6 +176,8 @@ class GuildSettingsRepo(_Repo):
             "min_account_age_days",
             "reminder_fraction",
             "reminder_role_id",
+            "ballot_style",
+            "time_zone",
         }
     )
 
@@ -389,6 +403,13 @@ class VoteRepo(_Repo):
         remove_per_vote: int | None = None,
         message_id: int | None = None,
         remind_at: float | None = None,
+        style: str = "reactions",
+        anonymous: bool = False,
+        mode: str | None = None,
+        options_json: str | None = None,
+        seed: str | None = None,
+        commitment: str | None = None,
+        schedule_id: int | None = None,
     ) -> Vote:
         """Record a new open vote (``created_at`` = now)."""
         _statuses(kind, VOTE_KINDS, "vote kind")
@@ -396,7 +417,8 @@ class VoteRepo(_Repo):
             _, vote_id = await self._db.execute(
                 "INSERT INTO votes (guild_id, link_id, kind, action_json, proposer_id, channel_id, message_id, "
                 "created_at, deadline, status, quorum, majority, instant_pass, add_per_vote, remove_per_vote, "
-                "remind_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+                "remind_at, style, anonymous, mode, options_json, seed, commitment, schedule_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     guild_id,
                     link_id,
@@ -413,6 +435,13 @@ class VoteRepo(_Repo):
                     add_per_vote,
                     remove_per_vote,
                     remind_at,
+                    style,
+                    int(anonymous),
+                    mode,
+                    options_json,
+                    seed,
+                    commitment,
+                    schedule_id,
                 ),
             )
             assert vote_id is not None
@@ -428,13 +457,13 @@ class VoteRepo(_Repo):
         row = await self._db.fetchone("SELECT * FROM votes WHERE id = ?", (vote_id,))
         if row is None:
             return None
-        vote = from_row(Vote, row)
+        vote = _vote(row)
         self._cache.keep(generation, vote_id, vote)
         return vote
 
     async def get_by_message(self, message_id: int) -> Vote | None:
         row = await self._db.fetchone("SELECT * FROM votes WHERE message_id = ?", (message_id,))
-        return from_row(Vote, row) if row is not None else None
+        return _vote(row) if row is not None else None
 
     async def list_open(
         self,
@@ -454,14 +483,14 @@ class VoteRepo(_Repo):
             sql += " AND link_id = ?"
             params.append(link_id)
         rows = await self._db.fetchall(sql + " ORDER BY deadline, id", params)
-        return [from_row(Vote, r) for r in rows]
+        return [_vote(r) for r in rows]
 
     async def list_for_link(self, link_id: int, *, limit: int = 50) -> list[Vote]:
         """The link's votes in any status, newest first."""
         rows = await self._db.fetchall(
             "SELECT * FROM votes WHERE link_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", (link_id, limit)
         )
-        return [from_row(Vote, r) for r in rows]
+        return [_vote(r) for r in rows]
 
     async def set_message(self, vote_id: int, message_id: int, *, channel_id: int | None = None) -> bool:
         """Remember the Discord message that shows the vote (and its channel, if it changed)."""
@@ -536,6 +565,12 @@ class VoteRepo(_Repo):
             changed, _ = await self._db.execute(
                 "UPDATE votes SET status = 'cancelled', outcome_reason = ? "
                 "WHERE id = ? AND status = 'applying' AND apply_at IS NOT NULL", (outcome_reason, vote_id))
+        return changed > 0
+
+    async def set_drawn(self, vote_id: int, option: int | None) -> bool:
+        """Remember a wheel's winning option number (None: nobody voted, nothing was drawn)."""
+        async with self._cache.changing(vote_id):
+            changed, _ = await self._db.execute("UPDATE votes SET drawn_option = ? WHERE id = ?", (option, vote_id))
         return changed > 0
 
     async def set_deadline(self, vote_id: int, deadline: float) -> bool:
@@ -655,8 +690,8 @@ class BallotRepo(_Repo):
 
     @staticmethod
     def _check_choice(choice: int) -> int:
-        if choice not in (1, -1) or isinstance(choice, bool):
-            raise ValueError(f"a ballot choice is 1 (for) or -1 (against), not {choice!r}")
+        if choice not in BALLOT_CHOICES or isinstance(choice, bool):
+            raise ValueError(f"a ballot choice is 1 (for), -1 (against) or a wheel's option 1 to 6, not {choice!r}")
         return int(choice)
 
     async def set(self, vote_id: int, voter_id: int, choice: int) -> None:
@@ -692,6 +727,12 @@ class BallotRepo(_Repo):
             for r in rows:
                 out[int(r[0])] = Tally(int(r[1]), int(r[2]))
         return out
+
+    async def counts(self, vote_id: int) -> dict[int, int]:
+        """How many ballots each choice has (choices without a ballot left out): a wheel's tally."""
+        rows = await self._db.fetchall(
+            "SELECT choice, COUNT(*) FROM ballots WHERE vote_id = ? GROUP BY choice", (vote_id,))
+        return {int(r[0]): int(r[1]) for r in rows}
 
     async def list(self, vote_id: int) -> builtins.list[Ballot]:
         rows = await self._db.fetchall("SELECT * FROM ballots WHERE vote_id = ? ORDER BY voter_id", (vote_id,))
@@ -741,6 +782,55 @@ class BallotRepo(_Repo):
             if deletes:
                 await self._db.execute(self._DELETE_JSON, (json.dumps(deletes),))
         return existing
+
+
+# ============================================================================================ schedules
+
+
+class VoteScheduleRepo(_Repo):
+    async def create(self, *, guild_id: int, link_id: int, channel_id: int, creator_id: int, plan_json: str,
+                     rule: str, minute: int, weekday: int | None, once_date: str | None,
+                     next_at: float | None) -> VoteSchedule:
+        _, schedule_id = await self._db.execute(
+            "INSERT INTO vote_schedules (guild_id, link_id, channel_id, creator_id, plan_json, rule, minute, "
+            "weekday, once_date, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (guild_id, link_id, channel_id, creator_id, plan_json, rule, minute, weekday, once_date, next_at,
+             self._clock()))
+        assert schedule_id is not None
+        found = await self.get(schedule_id)
+        assert found is not None
+        return found
+
+    async def get(self, schedule_id: int) -> VoteSchedule | None:
+        row = await self._db.fetchone("SELECT * FROM vote_schedules WHERE id = ?", (schedule_id,))
+        return from_row(VoteSchedule, row) if row is not None else None
+
+    async def list_for_guild(self, guild_id: int) -> builtins.list[VoteSchedule]:
+        rows = await self._db.fetchall("SELECT * FROM vote_schedules WHERE guild_id = ? ORDER BY id", (guild_id,))
+        return [from_row(VoteSchedule, r) for r in rows]
+
+    async def list_all(self) -> builtins.list[VoteSchedule]:
+        rows = await self._db.fetchall("SELECT * FROM vote_schedules ORDER BY id")
+        return [from_row(VoteSchedule, r) for r in rows]
+
+    async def advance(self, schedule_id: int, *, due_at: float, next_at: float | None, result: str) -> bool:
+        """The opening due at ``due_at`` happened (or was skipped): remember what became of it and the next one.
+        True once per opening (compare-and-set on ``next_at``), so an opening is never acted on twice."""
+        changed, _ = await self._db.execute(
+            "UPDATE vote_schedules SET next_at = ?, last_at = ?, last_result = ? WHERE id = ? AND next_at = ?",
+            (next_at, due_at, result, schedule_id, due_at))
+        return changed > 0
+
+    async def set_result(self, schedule_id: int, result: str) -> None:
+        await self._db.execute("UPDATE vote_schedules SET last_result = ? WHERE id = ?", (result, schedule_id))
+
+    async def set_next(self, schedule_id: int, next_at: float | None) -> None:
+        await self._db.execute("UPDATE vote_schedules SET next_at = ? WHERE id = ?", (next_at, schedule_id))
+
+    async def remove(self, guild_id: int, schedule_id: int) -> bool:
+        changed, _ = await self._db.execute(
+            "DELETE FROM vote_schedules WHERE id = ? AND guild_id = ?", (schedule_id, guild_id))
+        return changed > 0
 
 
 # ============================================================================================ outbox

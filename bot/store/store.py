@@ -21,6 +21,7 @@ from .repos import (
     OutboxRepo,
     TrustRepo,
     VoteRepo,
+    VoteScheduleRepo,
 )
 
 __all__ = ["Store"]
@@ -45,6 +46,7 @@ class Store:
         self.audit = AuditRepo(db, clock)
         self.consent = ConsentRepo(db, clock)
         self.notify = NotifyRepo(db, clock)
+        self.schedules = VoteScheduleRepo(db, clock)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = time.time) -> Store:

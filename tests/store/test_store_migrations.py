@@ -149,3 +149,37 @@ async def test_migration_004_merges_consent_per_lock_without_loss(tmp_path: Path
         [link_b] = await store.links.find_in_guild(2, lock)
         await store.links.delete(link_b.id)
         assert await consent.added_last_24h(lock) == 600  # removing a link does not reset the lock's budget
+
+
+async def test_migration_010_keeps_votes_and_ballots_and_their_cascade(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Votes and ballots are rebuilt (a new vote kind, wheel options): every row survives, the ballots still
+    belong to their vote (deleting a link still deletes its votes and their ballots), and old votes read as
+    reaction votes that are not anonymous."""
+    path = tmp_path / "bot.db"
+    real = load_migrations()
+    monkeypatch.setattr(db_module, "load_migrations", lambda: real[:9])
+    async with await Database.open(path) as db:
+        await db.execute(
+            "INSERT INTO links (guild_id, owner_id, token_ciphertext, lock_id, role, title, state, created_at, "
+            "updated_at) VALUES (1, 10, x'00', ?, 'wearer', 'T', 'active', 1, 1)", ("a" * 24,))
+        await db.execute(
+            "INSERT INTO votes (guild_id, link_id, kind, action_json, proposer_id, channel_id, message_id, created_at,"
+            " deadline, status, quorum, majority, remind_at) VALUES (1, 1, 'decision', '{}', 5, 6, 7, 1, 99, 'open', "
+            "2, 0.5, 50)")
+        await db.execute("INSERT INTO ballots (vote_id, voter_id, choice, updated_at) VALUES (1, 11, 1, 2), "
+                         "(1, 12, -1, 3)")
+    monkeypatch.undo()
+    async with await Store.open(path, clock=lambda: 10.0) as store:
+        assert await store.db.user_version() == len(real)
+        vote = await store.votes.get(1)
+        assert vote is not None and (vote.kind, vote.message_id, vote.deadline, vote.remind_at) == \
+            ("decision", 7, 99, 50)
+        assert (vote.style, vote.anonymous, vote.seed) == ("reactions", False, None)
+        assert [(b.voter_id, b.choice) for b in await store.ballots.list(1)] == [(11, 1), (12, -1)]
+        await store.ballots.set(1, 13, 4)  # a wheel's option numbers are ballots now
+        assert (await store.db.fetchone("PRAGMA foreign_key_check")) is None
+        assert {r["name"] for r in await store.db.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")} \
+            >= {"votes_open_by_deadline", "votes_by_link_status", "votes_by_guild_status", "votes_by_proposer"}
+        assert await store.links.delete(1)
+        assert await store.votes.get(1) is None and await store.ballots.list(1) == []

@@ -280,7 +280,7 @@ async def test_ballot_latest_choice_wins_and_tally(store: Store, clock: FakeCloc
     assert await store.ballots.remove(vote_id, 3)
     assert not await store.ballots.remove(vote_id, 3)
     assert await store.ballots.tally(vote_id) == Tally(1, 1)
-    for bad in (0, 2, True):
+    for bad in (0, 7, -2, True):
         with pytest.raises(ValueError):
             await store.ballots.set(vote_id, 4, bad)
 
