@@ -209,10 +209,12 @@ async def perform(api: DevApi, action: Action) -> Any:
 
 
 def log_title(action: Action, *, source: str, actor: str | None = None,
-              votes_for: int = 0, votes_against: int = 0) -> str:
+              votes_for: int = 0, votes_against: int = 0, wheel_option: int | None = None) -> str:
     """The custom-log title written on the lock, at most 180 characters."""
     summary = action.summary()
-    if source == "vote":
+    if wheel_option is not None:
+        title = f"Discord wheel: option {wheel_option} won: {summary}"
+    elif source == "vote":
         title = f"Discord vote: {summary} ({votes_for} for, {votes_against} against)"
     elif source == "board":
         title = f"Discord board: {summary} ({votes_for} up, {votes_against} down)"
@@ -221,7 +223,11 @@ def log_title(action: Action, *, source: str, actor: str | None = None,
     return title if len(title) <= 180 else title[:177] + "..."
 
 
-def log_description(*, guild_name: str, channel_name: str | None, reason: str | None) -> str:
+def log_description(*, guild_name: str, channel_name: str | None, reason: str | None,
+                    draw: str | None = None) -> str:
+    """``draw``: a wheel's draw (``bot.voting.draw.format_draw``: the option, the tally and the seed)."""
     where = f"On the Discord server {guild_name}" + (f", in #{channel_name}" if channel_name else "") + "."
     text = where + (f"\nReason: {reason}" if reason else "")
+    if draw:
+        text += f"\nDraw: {draw}"
     return text[:2000]

@@ -219,6 +219,11 @@ class VoteSettings(BaseModel):
         le=0.9,
         description="A vote reminds once when this share of its window is left, e.g. 0.1 for the last 10 % (0 = off).",
     )
+    ballot_style: Literal["reactions", "buttons"] = Field(
+        default="reactions",
+        description="How members vote unless a server or a vote says otherwise: reactions, or buttons (which can "
+        "be anonymous).",
+    )
 
 
 class LimitsSettings(BaseModel):

@@ -58,6 +58,13 @@ class LinkGone:
     message: str
 
 
+@dataclass(frozen=True)
+class SettingsChanged:
+    """A server's vote settings changed (its scheduled votes follow a new time zone)."""
+
+    guild_id: int
+
+
 NewsKind = Literal["vote_opened", "vote_closed", "direct_action", "paused", "resumed", "veto_window"]
 
 

@@ -42,3 +42,11 @@ def require_cancel_vote(actor: Member, proposer_id: int, link: Link | None) -> N
 def require_voter_role(actor: Member, voter_role_id: int | None) -> None:
     if voter_role_id is not None and voter_role_id not in actor.role_ids:
         raise NotAllowed(f"Only members with the <@&{voter_role_id}> role can propose votes here.")
+
+
+def require_schedule(actor: Member, holds_lock: bool) -> None:
+    """Scheduling a vote on a lock, or removing a schedule: Manage Server, or one of the lock's own people
+    (``Core.is_holder``)."""
+    if not (actor.manage_guild or holds_lock):
+        raise NotAllowed("Only members with Manage Server and the lock's own people (its owner, or whoever linked "
+                         "it) can schedule votes on it or remove its schedules.")

@@ -18,6 +18,7 @@ from bot.core.history import CHART_DAYS_MAX
 from bot.durations import DurationError, format_duration, parse_duration, parse_duration_or_zero, parse_share
 from bot.errors import UserError
 from bot.events import OwnerNotice
+from bot.notify import check_zone
 from bot.policy import KIND_PRESETS, OwnerLimits
 from bot.services import Core
 from bot.store.models import AuditEntry, Link
@@ -265,7 +266,11 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         max_open="Open votes allowed per lock", min_account_age="Least account age of voters, in days",
         reset="Forget all settings and use the bot's defaults",
         reminder="Remind when this share of a vote's window is left, e.g. 10% (off: no reminders)",
-        reminder_role="The one role a reminder mentions (@everyone: mention nobody)")
+        reminder_role="The one role a reminder mentions (@everyone: mention nobody)",
+        ballot_style="How members vote on new votes: reactions or buttons (buttons can be anonymous)",
+        time_zone="The time zone scheduled votes run in, e.g. Europe/Berlin (default UTC)")
+    @app_commands.choices(ballot_style=[app_commands.Choice(name="reactions", value="reactions"),
+                                        app_commands.Choice(name="buttons", value="buttons")])
     async def settings(self, interaction: discord.Interaction, vote_channel: discord.TextChannel | None = None,
                        voter_role: discord.Role | None = None, window: str | None = None,
                        quorum: app_commands.Range[int, 1, 1000] | None = None,
@@ -274,7 +279,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                        cooldown: str | None = None, max_open: app_commands.Range[int, 1, 25] | None = None,
                        min_account_age: app_commands.Range[int, 0, 3650] | None = None,
                        reset: bool = False, reminder: str | None = None,
-                       reminder_role: discord.Role | None = None) -> None:
+                       reminder_role: discord.Role | None = None,
+                       ballot_style: app_commands.Choice[str] | None = None, time_zone: str | None = None) -> None:
         assert interaction.guild is not None
         permissions.require_manage_server(member_of(interaction))  # before parsing: a refusal says only this
         gid = interaction.guild.id
@@ -288,6 +294,10 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                 changes["reminder_fraction"] = parse_share(reminder)
         except DurationError as err:
             raise UserError(f"Nothing was changed. {err}") from None
+        if time_zone is not None:
+            changes["time_zone"] = check_zone(time_zone)
+        if ballot_style is not None:
+            changes["ballot_style"] = ballot_style.value
         if reminder_role is not None:
             changes["reminder_role_id"] = None if reminder_role.is_default() else reminder_role.id
         if vote_channel is not None:
@@ -315,6 +325,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                                                 if rules.reminder_fraction else "off"))
         embed.add_field(name="Reminder mentions",
                         value=f"<@&{rules.reminder_role_id}>" if rules.reminder_role_id else "nobody")
+        embed.add_field(name="Ballots", value=rules.ballot_style)
+        embed.add_field(name="Time zone (schedules)", value=rules.time_zone)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
     # ---------------------------------------------------------------- the owner's limits and safeword

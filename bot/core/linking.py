@@ -15,7 +15,7 @@ from bot.chastify import (
 )
 from bot.core.part import GuildRules, LinkResult, Part, StatusView, chastify_problem
 from bot.errors import NotLinked, Refused, UserError
-from bot.events import LinkGone
+from bot.events import LinkGone, SettingsChanged
 from bot.members import Member, Place
 from bot.outcomes import cancelled_text
 from bot.store.models import GuildSettings, Link, TrustEntry
@@ -168,6 +168,8 @@ class Linking(Part):
             await self.store.settings.reset(guild_id)
         if changes:
             await self.store.settings.update(guild_id, **changes)
+        if changes or reset:
+            await self.events.publish(SettingsChanged(guild_id))
         return await self.vote_rules(guild_id)
 
     async def vote_rules(self, guild_id: int) -> GuildRules:
@@ -194,7 +196,8 @@ class Linking(Part):
             proposal_cooldown_seconds=pick(g.proposal_cooldown_seconds, d.proposal_cooldown_seconds),
             max_open_per_lock=pick(g.max_open_per_lock, d.max_open_per_lock),
             min_account_age_days=pick(g.min_account_age_days, d.min_account_age_days),
-            reminder_fraction=pick(g.reminder_fraction, d.reminder_fraction), reminder_role_id=g.reminder_role_id)
+            reminder_fraction=pick(g.reminder_fraction, d.reminder_fraction), reminder_role_id=g.reminder_role_id,
+            ballot_style=pick(g.ballot_style, d.ballot_style), time_zone=pick(g.time_zone, "UTC"))
 
     async def trust(self, link: Link, kind: Literal["role", "member"], target_id: int) -> bool:
         return await self.store.trust.add(link.id, kind, target_id)

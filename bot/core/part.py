@@ -85,6 +85,8 @@ class GuildRules:
     min_account_age_days: int
     reminder_fraction: float = 0.0  # a vote reminds when this share of its window is left (0: never)
     reminder_role_id: int | None = None  # the one role a reminder mentions (None: nobody)
+    ballot_style: str = "reactions"  # how members vote on new votes: "reactions" or "buttons"
+    time_zone: str = "UTC"  # the IANA zone the server's scheduled votes run in
 
 
 class Presence(Protocol):

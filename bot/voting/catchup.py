@@ -31,7 +31,8 @@ class CatchUp:
 
     def loaded(self, votes: list[OpenVote]) -> None:
         """These votes were loaded at start: each must be caught up before it is decided."""
-        self._unreconciled = {ov.id for ov in votes if ov.message_id is not None}
+        # a vote with buttons has its ballots in the database already: only reactions can change while the bot is down
+        self._unreconciled = {ov.id for ov in votes if ov.message_id is not None and ov.style == "reactions"}
 
     def start(self) -> None:
         """In the background, catch every loaded vote up, soonest deadline first."""

@@ -13,10 +13,12 @@ from bot.durations import format_signed
 from bot.events import ActionFinished
 from bot.outcomes import SendResult
 from bot.services import Core
-from bot.store.models import Tally
+from bot.store.models import Tally, Vote
 from bot.voting.ballots import Ballots
 from bot.voting.display import Display
+from bot.voting.draw import MODES, Draw, draw, format_draw, verify_command
 from bot.voting.live import LiveTally
+from bot.voting.options import options_from_json
 from bot.voting.registry import open_vote_of
 from bot.voting.rules import Outcome, Verdict, at_deadline, board_net
 from bot.voting.state import QUEUED, VETO_WAIT, OpenVote
@@ -54,6 +56,58 @@ class Closing:
         if not await self.store.votes.set_status(ov.id, "applying"):
             return "Closed elsewhere."
         return await self.apply_decision(ov.id, ov.guild_id, ov.channel_id, ov.link_id, ov.action, tally, head)
+
+    async def wheel(self, ov: OpenVote) -> str:
+        """A wheel closes: below quorum it fails and nothing is drawn; else the seed committed at the start draws
+        the winning option from the tally (``bot.voting.draw``), which is applied like a decision's action (after
+        the lock's veto window, if any). The text reveals the seed."""
+        await self.ballots.flush()
+        vote = await self.store.votes.get(ov.id)
+        assert vote is not None and vote.seed is not None
+        spun = await self.spin(vote)
+        total = sum(spun.tally)
+        if total < ov.rules.quorum:
+            text = (f"Failed: quorum not reached ({total} of {ov.rules.quorum} votes), nothing was drawn. "
+                    f"Seed {vote.seed}.")
+            await self.store.votes.set_status(ov.id, "failed", outcome_reason=text)
+            return text
+        assert spun.winner is not None
+        option = ov.options[spun.winner]
+        await self.store.votes.set_drawn(ov.id, spun.winner + 1)
+        head = f"Option {spun.winner + 1} ({option.label}) won: {format_draw(spun)}"
+        if option.action is None:
+            text = f"{head}. Nothing to apply."
+            await self.store.votes.set_status(ov.id, "passed", outcome_reason=text)
+            return text
+        waiting = await self._wait_for_veto(ov, head)
+        if waiting is not None:
+            return waiting
+        if not await self.store.votes.set_status(ov.id, "applying"):
+            return "Closed elsewhere."
+        return await self.apply_decision(ov.id, ov.guild_id, ov.channel_id, ov.link_id, option.action,
+                                         Tally(), head, spun=spun)
+
+    async def spin(self, vote: Vote) -> Draw:
+        """A wheel's draw from its seed and its stored ballots: the same every time it is asked (the ballots no
+        longer change once it closed), so a restart or the end of a veto window applies the same option."""
+        assert vote.seed is not None and vote.mode in MODES and vote.options_json is not None
+        options = options_from_json(vote.options_json)
+        counts = await self.store.ballots.counts(vote.id)
+        return draw(vote.seed, [counts.get(n, 0) for n in range(1, len(options) + 1)], vote.mode)
+
+    async def _applied_later(self, vote: Vote, head: str) -> None:
+        """A decision's or a wheel's action applied after its veto window or after a restart."""
+        if vote.kind == "wheel":
+            spun = await self.spin(vote)
+            assert spun.winner is not None and vote.options_json is not None
+            action = options_from_json(vote.options_json)[spun.winner].action
+            await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id, action, Tally(),
+                                      head, spun=spun)
+            return
+        assert vote.action_json is not None
+        t = await self.store.ballots.tally(vote.id)
+        await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,
+                                  Action.from_json(vote.action_json), t, head)
 
     async def board(self, ov: OpenVote) -> str:
         t = await self.ballots.stored_tally(ov.id)
@@ -103,10 +157,8 @@ class Closing:
         if not await self.store.votes.end_veto_window(vote_id):
             return None
         head = (vote.outcome_reason or "Passed").partition(VETO_WAIT)[0]
-        if vote.kind == "decision" and vote.action_json:
-            t = await self.store.ballots.tally(vote_id)
-            await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,
-                                      Action.from_json(vote.action_json), t, head)
+        if vote.kind != "board":
+            await self._applied_later(vote, head)
         else:
             text, status = await self.apply_board(open_vote_of(vote), final=True)
             await self.store.votes.set_status(vote_id, status, from_status="applying", outcome_reason=text)
@@ -132,11 +184,11 @@ class Closing:
                     continue
                 self.apply_at(vote.apply_at, vote.id)
                 continue
-            if vote.kind == "decision" and vote.action_json:
+            if vote.kind == "wheel":
+                await self._applied_later(vote, (vote.outcome_reason or "Drawn").partition(VETO_WAIT)[0])
+            elif vote.kind == "decision" and vote.action_json:
                 t = await self.store.ballots.tally(vote.id)
-                await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,
-                                          Action.from_json(vote.action_json), t,
-                                          f"Passed ({t.votes_for} for, {t.votes_against} against)")
+                await self._applied_later(vote, f"Passed ({t.votes_for} for, {t.votes_against} against)")
             else:
                 await self.store.votes.set_status(
                     vote.id, "passed", from_status="applying",
@@ -146,9 +198,10 @@ class Closing:
         return finished
 
     async def apply_decision(self, vote_id: int, guild_id: int, channel_id: int, link_id: int,
-                             action: Action | None, tally: Tally, head: str) -> str:
+                             action: Action | None, tally: Tally, head: str, *, spun: Draw | None = None) -> str:
         """A passed vote in status 'applying': through the policy gate and the outbox, once (the outbox key is
-        the vote's), then its final status."""
+        the vote's), then its final status. ``spun``: a wheel's draw, which the lock log records (the winning
+        option, the tally and the seed, so anyone can check it)."""
         assert action is not None
         link = await self.store.links.get_by_id(link_id)
         if link is None:
@@ -164,9 +217,12 @@ class Closing:
         result = await self.core.outbox.submit(
             link=link, source="vote", source_id=vote_id, action=action, key=f"vote:{vote_id}",
             log_title=log_title(action, source="vote", votes_for=tally.votes_for,
-                                votes_against=tally.votes_against),
+                                votes_against=tally.votes_against,
+                                wheel_option=None if spun is None or spun.winner is None else spun.winner + 1),
             log_description=log_description(guild_name=place.guild_name, channel_name=place.channel_name,
-                                            reason=action.reason))
+                                            reason=action.reason,
+                                            draw=None if spun is None else
+                                            f"{format_draw(spun)}. Check it: {verify_command(spun)}"))
         refused = result.status == "refused"
         text = f"{head} but not applied: {result.message}" if refused else outcome_text(head, result)
         await self.store.votes.set_status(vote_id, status_of(result), from_status="applying", outcome_reason=text)

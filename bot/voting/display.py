@@ -33,6 +33,15 @@ class Display:
         """The vote closes soon: say so on its message and in one short reply (mentioning ``role_id`` only)."""
         return None
 
+    async def post(self, snapshot: Snapshot) -> int | None:
+        """Post a new vote's message in its channel (with its reactions or buttons); the message's id, or None
+        when it could not be posted. Used for votes nobody proposed at the keyboard (schedules)."""
+        return None
+
+    async def note(self, guild_id: int, channel_id: int, text: str) -> None:
+        """A short line in a channel (a scheduled vote was skipped, and why)."""
+        return None
+
     def place(self, guild_id: int, channel_id: int) -> Place:
         return Place(guild_id=guild_id, guild_name=f"server {guild_id}", channel_id=channel_id)
 

@@ -191,3 +191,8 @@ def format_draw(d: Draw) -> str:
         return f"wheel draw: ticket {d.ticket} of {d.out_of} → option {d.winner + 1} {tail}"
     return (f"plurality tie between options {_options(d.candidates)} drawn: ticket {d.ticket} of {d.out_of} "
             f"→ option {d.winner + 1} {tail}")
+
+
+def verify_command(d: Draw) -> str:
+    """The command anyone can run to recompute the draw."""
+    return f"python -m bot verify-draw {d.seed} {format_tally(d.tally)} --mode {d.mode}"

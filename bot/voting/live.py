@@ -10,6 +10,7 @@ from bot.actions import Action
 from bot.store import Store
 from bot.voting.ballots import Ballots
 from bot.voting.display import Display
+from bot.voting.options import WheelOption, options_from_json
 from bot.voting.registry import OpenVotes
 from bot.voting.rules import board_net
 from bot.voting.state import OpenVote, Snapshot
@@ -82,5 +83,14 @@ class LiveTally:
             tally = await self.store.ballots.tally(vote_id)
             net = board_net(tally.votes_for, tally.votes_against, vote.add_per_vote or 0, vote.remove_per_vote or 0)
         action = Action.from_json(vote.action_json) if vote.action_json else None
+        options: tuple[WheelOption, ...] = ()
+        counts: tuple[int, ...] = ()
+        if vote.kind == "wheel" and vote.options_json:
+            if ov is not None and ov.voters is not None:
+                options, counts = ov.options, ov.option_counts
+            else:
+                options = tuple(options_from_json(vote.options_json))
+                stored = await self.store.ballots.counts(vote_id)
+                counts = tuple(stored.get(n, 0) for n in range(1, len(options) + 1))
         return Snapshot(vote, link, action, tally, net, closed=vote.status not in ("open", "applying"),
-                        result=result or vote.outcome_reason)
+                        result=result or vote.outcome_reason, options=options, counts=counts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.actions import Action
 from bot.store.models import Vote
+from bot.voting.options import options_from_json
 from bot.voting.rules import Rules
 from bot.voting.state import OpenVote
 
@@ -69,4 +70,6 @@ def open_vote_of(vote: Vote) -> OpenVote:
         rules=Rules(vote.quorum, vote.majority, vote.instant_pass),
         action=Action.from_json(vote.action_json) if vote.action_json else None,
         add_per_vote=vote.add_per_vote or 0, remove_per_vote=vote.remove_per_vote or 0,
-        applied_net=vote.applied_net_seconds, last_flush=vote.last_flush_at or vote.created_at)
+        applied_net=vote.applied_net_seconds, last_flush=vote.last_flush_at or vote.created_at,
+        style=vote.style, anonymous=bool(vote.anonymous),
+        options=tuple(options_from_json(vote.options_json)) if vote.options_json else ())

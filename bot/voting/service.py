@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, Literal
 
 from bot import permissions
@@ -31,19 +31,22 @@ from bot.events import ActionFinished, VotesCancelled
 from bot.members import Member, Place
 from bot.outcomes import cancelled_text
 from bot.services import Core
-from bot.store.models import Link, Tally, Vote
+from bot.store.models import Link, Tally, Vote, VoteSchedule
 from bot.text import escape_markdown
 from bot.voting.ballots import Ballots
 from bot.voting.catchup import CatchUp
 from bot.voting.closing import Closing
 from bot.voting.deadlines import Deadlines, Due
 from bot.voting.display import CurrentReactions, Display
+from bot.voting.draw import Mode
 from bot.voting.live import LiveTally
 from bot.voting.news import VoteNews
-from bot.voting.proposals import Proposals
+from bot.voting.options import WheelOption
+from bot.voting.proposals import SERVER_STYLE, BallotChoice, Proposals
 from bot.voting.registry import OpenVotes
 from bot.voting.rules import Verdict, early
-from bot.voting.state import BOARD_EMOJI, DECISION_EMOJI, OpenVote, Snapshot
+from bot.voting.schedules import Plan, Schedules
+from bot.voting.state import OpenVote, Snapshot, emoji_choices
 from bot.voting.veto import Vetoes
 
 log = logging.getLogger("bot.voting")
@@ -87,22 +90,70 @@ class VoteService:
         self.news = VoteNews(core, self.display)
         self.vetoes = Vetoes(core, core.clock, self.live, self.display,
                              spawn=lambda coro, name: self._spawn(coro, name))
+        self.schedules = Schedules(core, core.clock, opener=self._open_scheduled,
+                                   noter=lambda s, text: self.display.note(
+                                       s.guild_id, s.channel_id, f"⏭️ Scheduled vote (schedule #{s.id}) {text}."))
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe = [core.events.subscribe(VotesCancelled, self._cancelled_elsewhere),
                              core.events.subscribe(ActionFinished, self._outbox_result)]
 
     # ================================================================== proposing
     async def propose(self, place: Place, proposer: Member, link: Link, action: Action, *,
-                      window: int | None, channel_id: int) -> OpenVote:
+                      window: int | None, channel_id: int, ballots: BallotChoice = SERVER_STYLE,
+                      schedule_id: int | None = None) -> OpenVote:
         """Check and record a decision vote. The caller posts the message and calls :meth:`attach`."""
-        vote = await self.proposals.decision(place, proposer, link, action, window=window, channel_id=channel_id)
+        vote = await self.proposals.decision(place, proposer, link, action, window=window, channel_id=channel_id,
+                                             ballots=ballots, schedule_id=schedule_id)
         return self._remember(vote, fresh=True)
 
     async def propose_board(self, place: Place, proposer: Member, link: Link, *, add_per_vote: int,
-                            remove_per_vote: int, window: int | None, channel_id: int) -> OpenVote:
+                            remove_per_vote: int, window: int | None, channel_id: int,
+                            ballots: BallotChoice = SERVER_STYLE, schedule_id: int | None = None) -> OpenVote:
         vote = await self.proposals.board(place, proposer, link, add_per_vote=add_per_vote,
-                                          remove_per_vote=remove_per_vote, window=window, channel_id=channel_id)
+                                          remove_per_vote=remove_per_vote, window=window, channel_id=channel_id,
+                                          ballots=ballots, schedule_id=schedule_id)
         return self._remember(vote, fresh=True)
+
+    async def propose_wheel(self, place: Place, proposer: Member, link: Link, options: Sequence[WheelOption], *,
+                            mode: Mode, window: int | None, channel_id: int, ballots: BallotChoice = SERVER_STYLE,
+                            schedule_id: int | None = None) -> OpenVote:
+        """Check and record a wheel vote (its seed made now, only the commitment shown until it closes)."""
+        vote = await self.proposals.wheel(place, proposer, link, options, mode=mode, window=window,
+                                          channel_id=channel_id, ballots=ballots, schedule_id=schedule_id)
+        return self._remember(vote, fresh=True)
+
+    async def _open_scheduled(self, s: VoteSchedule, plan: Plan, link: Link, window: int) -> int:
+        """A schedule's opening: the plan proposed in the schedule's name (every check of a proposal but the
+        proposer's cooldown and voter role), then posted. Returns the vote's number; UserError when it may not
+        open or could not be posted."""
+        place = self.display.place(s.guild_id, s.channel_id)
+        creator = Member(id=s.creator_id, name=f"schedule #{s.id}")
+        ballots = BallotChoice(plan.style, plan.anonymous)
+        if plan.kind == "decision":
+            assert plan.action is not None
+            ov = await self.propose(place, creator, link, plan.action, window=window, channel_id=s.channel_id,
+                                    ballots=ballots, schedule_id=s.id)
+        elif plan.kind == "board":
+            ov = await self.propose_board(place, creator, link, add_per_vote=plan.add_per_vote,
+                                          remove_per_vote=plan.remove_per_vote, window=window,
+                                          channel_id=s.channel_id, ballots=ballots, schedule_id=s.id)
+        else:
+            assert plan.mode is not None
+            ov = await self.propose_wheel(place, creator, link, plan.options, mode=plan.mode, window=window,
+                                          channel_id=s.channel_id, ballots=ballots, schedule_id=s.id)
+        await self.publish(ov)
+        return ov.id
+
+    async def publish(self, ov: OpenVote) -> None:
+        """Post a recorded vote through the display and remember its message; a vote that could not be posted
+        is dropped (nobody saw it) and UserError says so."""
+        snap = await self.live.snapshot(ov.id)
+        message_id = await self.display.post(snap) if snap is not None else None
+        if message_id is None:
+            await self.discard(ov.id, "the vote message could not be posted")
+            raise UserError(f"the bot could not post the vote in <#{ov.channel_id}> (it needs View Channel, Send "
+                            "Messages, Embed Links and Add Reactions there)")
+        await self.attach(ov.id, ov.channel_id, message_id)
 
     def _remember(self, vote: Vote, *, fresh: bool = False) -> OpenVote:
         ov = self.open.add(vote, fresh=fresh)
@@ -128,13 +179,44 @@ class VoteService:
 
     # ================================================================== ballots
     async def reaction(self, message_id: int, member: Member, emoji: str, added: bool) -> bool:
-        """A reaction was added or removed. Returns True when a ballot changed."""
+        """A reaction was added or removed. Returns True when a ballot changed. On a vote with buttons,
+        reactions are only reactions."""
         ov = self.open.for_message(message_id)
+        if ov is None or ov.style != "reactions":
+            return False
+        choice = emoji_choices(ov.kind).get(emoji)
+        if choice is None or choice not in ov.choices():
+            return False
+        return await self._ballot(ov, member, choice, added)
+
+    async def button(self, vote_id: int, member: Member, choice: int | None) -> int | None:
+        """A ballot button: ``choice`` (the latest click wins; clicking your ballot again keeps it) or None to
+        retract. Written to the database before it returns (the member is told it counts). Returns the member's
+        ballot now (None: none). Raises UserError saying why a click does not count."""
+        ov = self.open.get(vote_id)
         if ov is None:
-            return False
-        choice = (DECISION_EMOJI if ov.kind == "decision" else BOARD_EMOJI).get(emoji)
-        if choice is None:
-            return False
+            vote = await self.store.votes.get(vote_id)
+            state = f"is {vote.status}" if vote is not None else "no longer exists"
+            raise UserError(f"Vote #{vote_id} {state}: ballots are closed. Nothing was changed.")
+        if choice is not None and choice not in ov.choices():
+            raise UserError("That button is not one of this vote's choices. Nothing was changed.")
+        if choice is not None:
+            why = await self.ballots.eligible(ov, member)
+            if why is not None:
+                raise UserError(f"Your ballot does not count on vote #{vote_id}: {why}.")
+        current = (await self.ballots.voters(ov)).get(member.id)
+        if choice is None and current is None:
+            return None
+        changed = await self._ballot(ov, member, current if choice is None else choice, choice is not None)
+        if ov.closing and not changed:
+            raise UserError(f"Vote #{vote_id} is closing: ballots are closed. Nothing was changed.")
+        await self.ballots.flush()
+        return (ov.voters or {}).get(member.id)
+
+    async def _ballot(self, ov: OpenVote, member: Member, choice: int | None, added: bool) -> bool:
+        """One ballot change, by reaction or button, under the vote's ballot order; a decision that can no longer
+        change closes early, else the live tally is redrawn. Returns True when the ballot changed."""
+        assert choice is not None
         async with ov.ballot_order:
             if ov.closing or not await self.ballots.cast(ov, member, choice, added):
                 return False
@@ -237,8 +319,8 @@ class VoteService:
 
     @property
     def busy(self) -> bool:
-        """A close, a board application or a tally redraw is under way."""
-        return bool(self._tasks) or self.live.busy
+        """A close, a board application, a scheduled opening or a tally redraw is under way."""
+        return bool(self._tasks) or self.live.busy or bool(self.schedules.tasks())
 
     # ================================================================== closing
     async def close(self, vote_id: int, why: Literal["deadline", "early"] = "deadline") -> str | None:
@@ -263,7 +345,12 @@ class VoteService:
                         return None
                 ov.closing = True
             await self.ballots.flush()
-            text = await (self.closing.board(ov) if ov.kind == "board" else self.closing.decision(ov, verdict))
+            if ov.kind == "board":
+                text = await self.closing.board(ov)
+            elif ov.kind == "wheel":
+                text = await self.closing.wheel(ov)
+            else:
+                text = await self.closing.decision(ov, verdict)
             self._forget(ov)
         await self.live.show(vote_id)  # every outcome above was stored with its text
         await self.news.closed(vote_id)
@@ -344,12 +431,15 @@ class VoteService:
             await self.news.closed(vote_id)
         self.deadlines.start()
         self.catching_up.start()
+        await self.schedules.start()
 
     async def aclose(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self.deadlines.stop()
-        pending: list[asyncio.Task[Any]] = [*self.live.tasks(), *self._tasks, *self.catching_up.tasks()]
+        self.schedules.stop()
+        pending: list[asyncio.Task[Any]] = [*self.live.tasks(), *self._tasks, *self.catching_up.tasks(),
+                                           *self.schedules.tasks()]
         for task in pending:
             task.cancel()
         await self.ballots.flush()

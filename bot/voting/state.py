@@ -9,10 +9,19 @@ from typing import Literal
 from bot.actions import Action
 from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
 from bot.store.models import Link, Tally, Vote
+from bot.voting.options import WheelOption
 from bot.voting.rules import FOR, Rules, board_net
 
 DECISION_EMOJI = {"✅": FOR, "❌": -1}
 BOARD_EMOJI = {"🔼": FOR, "🔽": -1}
+WHEEL_EMOJI = {"1️⃣": 1, "2️⃣": 2, "3️⃣": 3, "4️⃣": 4, "5️⃣": 5, "6️⃣": 6}  # a wheel's option numbers
+
+
+def emoji_choices(kind: str) -> dict[str, int]:
+    """The reactions that are ballots on a vote of this kind, and the choice each is."""
+    return DECISION_EMOJI if kind == "decision" else BOARD_EMOJI if kind == "board" else WHEEL_EMOJI
+
+
 MIN_WINDOW = VOTE_WINDOW_MIN
 MAX_WINDOW = VOTE_WINDOW_MAX
 QUEUED = ": queued: "
@@ -26,7 +35,7 @@ class OpenVote:
     id: int
     guild_id: int
     link_id: int
-    kind: Literal["decision", "board"]
+    kind: Literal["decision", "board", "wheel"]
     channel_id: int
     message_id: int | None
     deadline: float
@@ -46,15 +55,19 @@ class OpenVote:
     ballot_order: asyncio.Lock = field(default_factory=asyncio.Lock)
     # set (under ballot_order) once the vote is being decided: later reactions no longer count
     closing: bool = False
+    style: Literal["reactions", "buttons"] = "reactions"
+    anonymous: bool = False
+    options: tuple[WheelOption, ...] = ()  # a wheel's options, numbered from 1
 
-    # the tally of ``voters``, kept up to date by the methods below (a reaction must not recount every ballot)
-    _for: int = 0
-    _against: int = 0
+    # how many ballots each choice has, kept up to date by the methods below (a reaction must not recount every
+    # ballot)
+    _counts: dict[int, int] = field(default_factory=dict)
 
     def set_voters(self, voters: dict[int, int]) -> None:
         self.voters = voters
-        t = Tally.of(voters.values())
-        self._for, self._against = t.votes_for, t.votes_against
+        self._counts = {}
+        for choice in voters.values():
+            self._count(choice, 1)
 
     def cast(self, voter_id: int, choice: int | None) -> None:
         """Set (or with None, retract) one member's ballot in the loaded ``voters``."""
@@ -67,14 +80,20 @@ class OpenVote:
             self._count(choice, 1)
 
     def _count(self, choice: int, delta: int) -> None:
-        if choice == FOR:
-            self._for += delta
-        else:
-            self._against += delta
+        self._counts[choice] = self._counts.get(choice, 0) + delta
+
+    def choices(self) -> frozenset[int]:
+        """The choices a ballot of this vote can be: for/against (1, -1), or a wheel's option numbers."""
+        return frozenset(range(1, len(self.options) + 1)) if self.kind == "wheel" else frozenset({FOR, -1})
 
     @property
     def tally(self) -> Tally:
-        return Tally(self._for, self._against)
+        return Tally(self._counts.get(FOR, 0), self._counts.get(-1, 0))
+
+    @property
+    def option_counts(self) -> tuple[int, ...]:
+        """A wheel's tally: the ballots of each option, in their order."""
+        return tuple(self._counts.get(n, 0) for n in range(1, len(self.options) + 1))
 
     @property
     def net(self) -> int:
@@ -93,3 +112,5 @@ class Snapshot:
     net: int
     closed: bool
     result: str | None = None
+    options: tuple[WheelOption, ...] = ()  # a wheel's options and their ballots
+    counts: tuple[int, ...] = ()
