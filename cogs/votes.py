@@ -389,21 +389,22 @@ def vote_embed(s: Snapshot, bot: discord.Client) -> discord.Embed:
                                          f"{t.total}/{vote.quorum} votes")
         e.add_field(name="Majority", value=f"more than {vote.majority:.0%} ✅"
                     + (f" · instant pass at {vote.instant_pass} ✅" if vote.instant_pass else ""))
+    by_schedule = " · scheduled" if vote.schedule_id is not None else ""
     if s.closed:
         e.add_field(name=f"Outcome · {status}", value=(s.result or status)[:1000],
                     inline=False)
-        e.set_footer(text=f"Vote #{vote.id} · closed")
+        e.set_footer(text=f"Vote #{vote.id}{by_schedule} · closed")
     elif waiting_for_veto(s):
         assert vote.apply_at is not None
         e.add_field(name="Passed · the owner may veto it",
                     value=f"{(s.result or 'Passed')[:900]}\nOnly the lock's owner can use **Veto**; "
                           f"it is applied {timestamp(vote.apply_at, 'R')} otherwise.", inline=False)
-        e.set_footer(text=f"Vote #{vote.id} · veto window")
+        e.set_footer(text=f"Vote #{vote.id}{by_schedule} · veto window")
     else:
         if vote.reminded_at is not None:
             e.add_field(name="⏰ Closing soon", value="Last chance to react.")
         e.add_field(name="Closes", value=timestamp(vote.deadline, "R"))
-        e.set_footer(text=f"Vote #{vote.id}" + (" · scheduled" if vote.schedule_id is not None else ""))
+        e.set_footer(text=f"Vote #{vote.id}{by_schedule}")
     return e
 
 
