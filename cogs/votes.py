@@ -228,9 +228,8 @@ class BallotButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     """One choice of a vote with buttons. A click counts as the member's ballot (the latest click wins) and is
     answered privately with their ballot now and a Retract button; it works after a restart too."""
 
-    def __init__(self, vote_id: int, choice: int, label: str = "Vote", emoji: str | None = None) -> None:
-        style = discord.ButtonStyle.success if choice == 1 else discord.ButtonStyle.danger if choice == -1 \
-            else discord.ButtonStyle.primary
+    def __init__(self, vote_id: int, choice: int, label: str = "Vote", emoji: str | None = None, *,
+                 style: discord.ButtonStyle = discord.ButtonStyle.primary) -> None:
         super().__init__(discord.ui.Button(label=label, style=style, emoji=emoji,
                                            custom_id=f"vote-ballot:{vote_id}:{choice}"))
         self.vote_id, self.choice = vote_id, choice
@@ -290,7 +289,10 @@ async def _answer_ballot(interaction: discord.Interaction, vote_id: int, choice:
 def ballot_view(s: Snapshot) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for choice, label, emoji in ballot_buttons(s):
-        view.add_item(BallotButton(s.vote.id, choice, label, emoji))
+        # for / up green, against / down red; a wheel's options all alike (none is the "right" one)
+        style = discord.ButtonStyle.primary if s.vote.kind == "wheel" else \
+            discord.ButtonStyle.success if choice == 1 else discord.ButtonStyle.danger
+        view.add_item(BallotButton(s.vote.id, choice, label, emoji, style=style))
     return view
 
 

@@ -68,3 +68,15 @@ def test_the_limits_command_offers_exactly_the_limits_the_table_names():
 
     command = ChastifyCog.limits
     assert {p.name for p in command.parameters} == {option for option, _ in LIMIT_OPTIONS.values()}
+
+
+def test_the_readmes_verify_draw_example_checks_out(capsys):
+    """The README's verify-draw example is a real draw: its seed matches its commitment and picks option 2."""
+    from bot.__main__ import main
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"python -m bot verify-draw (\S+) (\S+) --mode (\w+) \\\n\s+--commitment (\S+)", text)
+    assert found, "README.md lost its verify-draw example"
+    seed, tally, mode, commitment = found.groups()
+    assert main(["verify-draw", seed, tally, "--mode", mode, "--commitment", commitment]) == 0
+    assert "winner:     option 2" in capsys.readouterr().out
