@@ -60,9 +60,10 @@ class LinkGone:
 
 @dataclass(frozen=True)
 class SettingsChanged:
-    """A server's vote settings changed (its scheduled votes follow a new time zone)."""
+    """A server's vote settings changed (its scheduled votes follow a new time zone: ``time_zone``)."""
 
     guild_id: int
+    time_zone: bool = False
 
 
 NewsKind = Literal["vote_opened", "vote_closed", "direct_action", "paused", "resumed", "veto_window"]

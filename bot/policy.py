@@ -62,6 +62,8 @@ class OwnerLimits(BaseModel):
                                  description="least quorum for votes on this lock")
     allow_owner_vote: bool = Field(default=False, description="whether the owner's own reactions count")
     allow_boards: bool = Field(default=True, description="whether time boards may be opened on the lock")
+    allow_wheels: bool = Field(default=True, description="whether wheel votes (an option drawn by the votes) may "
+                                                         "be opened on the lock")
     veto_minutes: int = Field(default=0, ge=0, le=60,
                               description="minutes a passed vote waits for a veto before it is applied (0 = off)")
 
@@ -119,7 +121,7 @@ def _strictest_of(name: str, values: list[Any]) -> Any:
         return frozenset.intersection(*values)
     if name in ("min_vote_quorum", "veto_minutes"):
         return max(values)  # more voters, a longer veto window: the stricter
-    if name in ("allow_owner_vote", "allow_boards"):
+    if name in ("allow_owner_vote", "allow_boards", "allow_wheels"):
         return all(values)
     return min(values)
 
@@ -190,6 +192,10 @@ def kinds_text(kinds: frozenset[ActionKind]) -> str:
     return ", ".join(shown) if shown else "nothing"
 
 
+WHEELS_REFUSED = ("This lock's consent card does not allow wheel votes (an option drawn by the votes); decision "
+                  "votes are still open to what the card allows (`/chastify status` shows the card).")
+
+
 def card_refusal(limits: OwnerLimits, source: Source, kind: ActionKind | None = None) -> str:
     """The card's words for a refused kind: what was asked, what the card allows instead, where to read it."""
     if source == "board" and kind is None:
@@ -216,6 +222,7 @@ class ConsentCard:
         lim = self.limits
         out = [("By vote", kinds_text(lim.vote_allowed)),
                ("Time boards", "allowed" if lim.allow_boards and lim.vote_allowed & set(_TIME) else "not allowed"),
+               ("Wheels", "allowed (each option within what votes may do)" if lim.allow_wheels else "not allowed"),
                ("By trusted people", kinds_text(lim.direct_allowed)),
                ("Limits", f"at most {format_duration(lim.max_add_per_action)} added per action, "
                           f"{format_duration(lim.max_add_per_day)} per 24 h; freezes up to "
@@ -241,6 +248,7 @@ LIMIT_OPTIONS: dict[str, tuple[str, str]] = {
     "vote_allowed": ("votes", "what votes and boards may do (a separate allow-list)"),
     "allow_owner_vote": ("owner_votes", "whether the owner's own reactions count"),
     "allow_boards": ("boards", "whether time boards may be opened on the lock"),
+    "allow_wheels": ("wheels", "whether wheel votes (one option drawn by the votes) may be opened on the lock"),
     "veto_minutes": ("veto", "minutes a passed vote or board waits, so the owner may veto it, before it is applied"),
 }
 

@@ -73,8 +73,11 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         else:
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NONE)
     except discord.NotFound:
+        # the interaction expired: say it in the channel instead, for a slash command only (a button's answer may
+        # be about a ballot, which an anonymous vote never shows anyone else)
         channel = interaction.channel
-        if isinstance(channel, discord.abc.Messageable):
+        if interaction.type is discord.InteractionType.application_command \
+                and isinstance(channel, discord.abc.Messageable):
             await channel.send(f"{interaction.user.mention} {text}",
                                allowed_mentions=discord.AllowedMentions(users=[interaction.user]))
 

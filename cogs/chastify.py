@@ -337,6 +337,7 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
         votes="Which actions votes and boards may take", trusted="Which actions trusted people may take",
         owner_votes="Whether your own reactions count in votes",
         boards="Whether time boards may be opened on your lock",
+        wheels="Whether wheel votes (one option drawn by the votes) may be opened on your lock",
         veto="Minutes a passed vote waits so you can veto it (0 = off, up to 60)")
     @app_commands.choices(
         votes=[app_commands.Choice(name=n, value=n) for n in KIND_PRESETS],
@@ -345,7 +346,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
                      max_add_per_day: str | None = None, max_freeze: str | None = None,
                      max_pillory: str | None = None, min_quorum: app_commands.Range[int, 1, 1000] | None = None,
                      votes: str | None = None, trusted: str | None = None, owner_votes: bool | None = None,
-                     boards: bool | None = None, veto: app_commands.Range[int, 0, 60] | None = None) -> None:
+                     boards: bool | None = None, veto: app_commands.Range[int, 0, 60] | None = None,
+                     wheels: bool | None = None) -> None:
         assert interaction.guild is not None
         who = member_of(interaction)
         lock_id, title = await self.core.my_lock(place_of(interaction), who)
@@ -368,6 +370,8 @@ class ChastifyCog(commands.GroupCog, group_name="chastify", group_description="L
             update["allow_owner_vote"] = owner_votes
         if boards is not None:
             update["allow_boards"] = boards
+        if wheels is not None:
+            update["allow_wheels"] = wheels
         if veto is not None:
             update["veto_minutes"] = veto
         current = await self.core.set_my_limits(lock_id, who, update) if update \
@@ -431,6 +435,7 @@ def limits_embed(limits: OwnerLimits, *, changed: bool, title: str) -> discord.E
     e.add_field(name="Least vote quorum", value=str(limits.min_vote_quorum))
     e.add_field(name="Your reactions count", value="yes" if limits.allow_owner_vote else "no")
     e.add_field(name="Time boards", value="allowed" if limits.allow_boards else "not allowed")
+    e.add_field(name="Wheel votes", value="allowed" if limits.allow_wheels else "not allowed")
     e.add_field(name="Veto window", value=f"{limits.veto_minutes} min" if limits.veto_minutes else "off")
     e.add_field(name="Votes may", value=kinds(limits.vote_allowed), inline=False)
     e.add_field(name="Trusted people may", value=kinds(limits.direct_allowed), inline=False)

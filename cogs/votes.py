@@ -119,6 +119,8 @@ class DiscordDisplay(Display):
             message = await channel.fetch_message(ov.message_id)
         except discord.NotFound:
             raise MessageGone(ov.message_id) from None
+        if ov.style != "reactions":
+            return None  # the message is there; a buttons vote's ballots are all stored already
         emoji_map = emoji_choices(ov.kind)
         guild = self.bot.get_guild(ov.guild_id)
         need_roles = (await self.bot.core.vote_rules(ov.guild_id)).voter_role_id is not None
@@ -240,7 +242,8 @@ class BallotButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         return cls(int(match["vote_id"]), int(match["choice"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _answer_ballot(interaction, self.vote_id, self.choice)
+        await _answer_ballot(interaction, self.vote_id, self.choice,
+                             message_id=interaction.message.id if interaction.message is not None else None)
 
 
 class RetractButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
@@ -261,13 +264,14 @@ class RetractButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         await _answer_ballot(interaction, self.vote_id, None)
 
 
-async def _answer_ballot(interaction: discord.Interaction, vote_id: int, choice: int | None) -> None:
+async def _answer_ballot(interaction: discord.Interaction, vote_id: int, choice: int | None, *,
+                         message_id: int | None = None) -> None:
     """A ballot button or Retract was clicked: count it, then tell only the member their ballot now."""
     service = _service_of(interaction)
     if service is None:
         return
     try:
-        now = await service.button(vote_id, member_of(interaction), choice)
+        now = await service.button(vote_id, member_of(interaction), choice, message_id=message_id)
     except UserError as err:
         await report(interaction, err)
         return
@@ -329,7 +333,7 @@ def how_to_vote(s: Snapshot, reactions: str) -> str:
     if s.vote.style == "buttons":
         text = "Vote with the buttons below. One ballot per member: your latest click counts."
         if s.vote.anonymous:
-            text += " **Anonymous:** the tally is public; who voted what is never shown, not even to admins."
+            text += " **Anonymous:** the tally is public; the bot never shows who voted what, not even to admins."
         return text
     return f"React {reactions}. One vote per member: your latest reaction counts."
 
@@ -675,6 +679,10 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
                        style="buttons" if ballots.anonymous else ballots.style, anonymous=ballots.anonymous)
         rule = parse_rule(when)
         rules = await core.vote_rules(interaction.guild.id)
+        if channel is not None and channel.id != rules.channel_id and not member_of(interaction).manage_guild:
+            raise UserError("Only members with Manage Server choose where a scheduled vote is posted; leave "
+                            "`channel` out to post it in the server's vote channel (or here when none is set). "
+                            "Nothing was scheduled.")
         target = channel or (interaction.guild.get_channel(rules.channel_id) if rules.channel_id else None) \
             or interaction.channel
         assert isinstance(target, discord.TextChannel | discord.Thread)

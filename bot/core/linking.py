@@ -106,10 +106,11 @@ class Linking(Part):
         reason = "the lock was unlinked"
         await self.outbox.cancel_pending(link.id, reason)
         ids = await self.store.votes.cancel_open_for_link(link.id, cancelled_text(reason))
+        # told (and their messages redrawn, buttons gone) while the votes still exist: deleting the link deletes them
+        await self._notify_cancelled(link, ids, reason)
         await self.store.links.delete(link.id)
         await self.store.audit.add(guild_id=place.guild_id, link_id=None, actor_id=actor.id, source="link",
                                    action_summary=f"unlink lock {link.lock_id}", outcome="unlinked")
-        await self._notify_cancelled(link, ids, reason)
         return link, ids
 
     async def links(self, guild_id: int) -> list[Link]:
@@ -169,7 +170,7 @@ class Linking(Part):
         if changes:
             await self.store.settings.update(guild_id, **changes)
         if changes or reset:
-            await self.events.publish(SettingsChanged(guild_id))
+            await self.events.publish(SettingsChanged(guild_id, time_zone=reset or "time_zone" in changes))
         return await self.vote_rules(guild_id)
 
     async def vote_rules(self, guild_id: int) -> GuildRules:

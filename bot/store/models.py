@@ -153,6 +153,7 @@ class VoteSchedule:
     id: int
     guild_id: int
     link_id: int
+    lock_id: str
     channel_id: int
     creator_id: int
     plan_json: str

@@ -567,10 +567,11 @@ class VoteRepo(_Repo):
                 "WHERE id = ? AND status = 'applying' AND apply_at IS NOT NULL", (outcome_reason, vote_id))
         return changed > 0
 
-    async def set_drawn(self, vote_id: int, option: int | None) -> bool:
-        """Remember a wheel's winning option number (None: nobody voted, nothing was drawn)."""
+    async def set_drawn(self, vote_id: int, option: int) -> bool:
+        """Remember an open wheel's winning option number, as it closes (a vote cancelled meanwhile keeps none)."""
         async with self._cache.changing(vote_id):
-            changed, _ = await self._db.execute("UPDATE votes SET drawn_option = ? WHERE id = ?", (option, vote_id))
+            changed, _ = await self._db.execute(
+                "UPDATE votes SET drawn_option = ? WHERE id = ? AND status = 'open'", (option, vote_id))
         return changed > 0
 
     async def set_deadline(self, vote_id: int, deadline: float) -> bool:
@@ -788,13 +789,13 @@ class BallotRepo(_Repo):
 
 
 class VoteScheduleRepo(_Repo):
-    async def create(self, *, guild_id: int, link_id: int, channel_id: int, creator_id: int, plan_json: str,
-                     rule: str, minute: int, weekday: int | None, once_date: str | None,
+    async def create(self, *, guild_id: int, link_id: int, lock_id: str, channel_id: int, creator_id: int,
+                     plan_json: str, rule: str, minute: int, weekday: int | None, once_date: str | None,
                      next_at: float | None) -> VoteSchedule:
         _, schedule_id = await self._db.execute(
-            "INSERT INTO vote_schedules (guild_id, link_id, channel_id, creator_id, plan_json, rule, minute, "
-            "weekday, once_date, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (guild_id, link_id, channel_id, creator_id, plan_json, rule, minute, weekday, once_date, next_at,
+            "INSERT INTO vote_schedules (guild_id, link_id, lock_id, channel_id, creator_id, plan_json, rule, minute, "
+            "weekday, once_date, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (guild_id, link_id, lock_id, channel_id, creator_id, plan_json, rule, minute, weekday, once_date, next_at,
              self._clock()))
         assert schedule_id is not None
         found = await self.get(schedule_id)
@@ -824,8 +825,12 @@ class VoteScheduleRepo(_Repo):
     async def set_result(self, schedule_id: int, result: str) -> None:
         await self._db.execute("UPDATE vote_schedules SET last_result = ? WHERE id = ?", (result, schedule_id))
 
-    async def set_next(self, schedule_id: int, next_at: float | None) -> None:
-        await self._db.execute("UPDATE vote_schedules SET next_at = ? WHERE id = ?", (next_at, schedule_id))
+    async def move(self, schedule_id: int, *, expected: float, next_at: float | None) -> bool:
+        """Move a schedule's next opening (a new time zone): only if it is still ``expected`` (compare-and-set, so
+        an opening being acted on meanwhile is never moved or armed again)."""
+        changed, _ = await self._db.execute(
+            "UPDATE vote_schedules SET next_at = ? WHERE id = ? AND next_at = ?", (next_at, schedule_id, expected))
+        return changed > 0
 
     async def remove(self, guild_id: int, schedule_id: int) -> bool:
         changed, _ = await self._db.execute(

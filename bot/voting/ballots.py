@@ -72,7 +72,9 @@ class Ballots:
         await self.flush()
         stored = {b.voter_id: b.choice for b in await self.store.ballots.list(ov.id)}
         result: dict[int, int] = {}
-        for voter, choices in current.choices.items():
+        valid = ov.choices()
+        for voter, reacted in current.choices.items():
+            choices = reacted & valid  # a 6️⃣ on a wheel of three options is no ballot
             if not choices:
                 continue
             member = current.members.get(voter)

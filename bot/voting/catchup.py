@@ -31,8 +31,8 @@ class CatchUp:
 
     def loaded(self, votes: list[OpenVote]) -> None:
         """These votes were loaded at start: each must be caught up before it is decided."""
-        # a vote with buttons has its ballots in the database already: only reactions can change while the bot is down
-        self._unreconciled = {ov.id for ov in votes if ov.message_id is not None and ov.style == "reactions"}
+        # a vote with buttons has its ballots in the database already; its message is still read (was it deleted?)
+        self._unreconciled = {ov.id for ov in votes if ov.message_id is not None}
 
     def start(self) -> None:
         """In the background, catch every loaded vote up, soonest deadline first."""

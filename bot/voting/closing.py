@@ -3,6 +3,7 @@ action per application; every action through the outbox (which asks the lock's c
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Literal
@@ -12,6 +13,7 @@ from bot.clock import Clock
 from bot.durations import format_signed
 from bot.events import ActionFinished
 from bot.outcomes import SendResult
+from bot.policy import WHEELS_REFUSED
 from bot.services import Core
 from bot.store.models import Tally, Vote
 from bot.voting.ballots import Ballots
@@ -24,6 +26,7 @@ from bot.voting.rules import Outcome, Verdict, at_deadline, board_net
 from bot.voting.state import QUEUED, VETO_WAIT, OpenVote
 
 Final = Literal["passed", "failed", "refused", "cancelled"]
+log = logging.getLogger("bot.voting")
 VETO_GRACE = 120  # seconds: the least a waiting vote's people get to veto it after the bot was down
 
 
@@ -71,18 +74,24 @@ class Closing:
                     f"Seed {vote.seed}.")
             await self.store.votes.set_status(ov.id, "failed", outcome_reason=text)
             return text
-        assert spun.winner is not None
+        assert spun.winner is not None  # a quorum of at least one ballot was counted
         option = ov.options[spun.winner]
-        await self.store.votes.set_drawn(ov.id, spun.winner + 1)
+        if not await self.store.votes.set_drawn(ov.id, spun.winner + 1):
+            return "Closed elsewhere."
         head = f"Option {spun.winner + 1} ({option.label}) won: {format_draw(spun)}"
         if option.action is None:
             text = f"{head}. Nothing to apply."
             await self.store.votes.set_status(ov.id, "passed", outcome_reason=text)
             return text
+        link = await self.store.links.get_by_id(ov.link_id)
+        if link is not None and not (await self.core.limits(link)).allow_wheels:  # turned off since it opened
+            text = f"{head} but not applied: {WHEELS_REFUSED}"
+            await self.store.votes.set_status(ov.id, "refused", outcome_reason=text)
+            return text
         waiting = await self._wait_for_veto(ov, head)
         if waiting is not None:
             return waiting
-        if not await self.store.votes.set_status(ov.id, "applying"):
+        if not await self.store.votes.set_status(ov.id, "applying", outcome_reason=head):  # a restart reads it
             return "Closed elsewhere."
         return await self.apply_decision(ov.id, ov.guild_id, ov.channel_id, ov.link_id, option.action,
                                          Tally(), head, spun=spun)
@@ -96,13 +105,21 @@ class Closing:
         return draw(vote.seed, [counts.get(n, 0) for n in range(1, len(options) + 1)], vote.mode)
 
     async def _applied_later(self, vote: Vote, head: str) -> None:
-        """A decision's or a wheel's action applied after its veto window or after a restart."""
+        """A decision's or a wheel's action applied after its veto window or after a restart. A wheel applies the
+        option it drew at its close (``drawn_option``, shown on its message), never a new draw."""
         if vote.kind == "wheel":
             spun = await self.spin(vote)
-            assert spun.winner is not None and vote.options_json is not None
-            action = options_from_json(vote.options_json)[spun.winner].action
-            await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id, action, Tally(),
-                                      head, spun=spun)
+            options = options_from_json(vote.options_json or "[]")
+            number = vote.drawn_option
+            if number is None or not 1 <= number <= len(options):
+                text = f"{head}: not applied: the drawn option was not recorded."
+                await self.store.votes.set_status(vote.id, "failed", from_status="applying", outcome_reason=text)
+                log.error("a wheel waiting to apply has no drawn option", extra={"vote": vote.id})
+                return
+            if spun.winner != number - 1:  # cannot happen: its ballots no longer change once it closed
+                log.error("a wheel's draw no longer matches its drawn option", extra={"vote": vote.id})
+            await self.apply_decision(vote.id, vote.guild_id, vote.channel_id, vote.link_id,
+                                      options[number - 1].action, Tally(), head, spun=spun)
             return
         assert vote.action_json is not None
         t = await self.store.ballots.tally(vote.id)
@@ -170,32 +187,40 @@ class Closing:
         application was recorded before it was sent). Returns their ids, to be shown."""
         finished = []
         for vote in await self.store.votes.list_open(statuses="applying"):
-            if vote.apply_at is not None:  # waiting for its veto window: applied when it ends
-                if vote.apply_at < self.clock() + VETO_GRACE:
-                    # the window ran out (or nearly) while the bot was down, when nobody could veto: it starts
-                    # again, as long as the lock's window now (at least VETO_GRACE), and its people are told again
-                    minutes = max(await self.veto_minutes(vote.link_id), VETO_GRACE // 60)
-                    when = self.clock() + minutes * 60
-                    head = (vote.outcome_reason or "Passed").partition(VETO_WAIT)[0]
-                    if await self.store.votes.extend_veto_window(vote.id, when, self._waiting_text(head, when,
-                                                                                                 minutes)):
-                        self.apply_at(when, vote.id)
-                        finished.append(vote.id)
-                    continue
-                self.apply_at(vote.apply_at, vote.id)
-                continue
-            if vote.kind == "wheel":
-                await self._applied_later(vote, (vote.outcome_reason or "Drawn").partition(VETO_WAIT)[0])
-            elif vote.kind == "decision" and vote.action_json:
-                t = await self.store.ballots.tally(vote.id)
-                await self._applied_later(vote, f"Passed ({t.votes_for} for, {t.votes_against} against)")
-            else:
-                await self.store.votes.set_status(
-                    vote.id, "passed", from_status="applying",
-                    outcome_reason="Closed; the bot restarted while applying the net change: see the lock's "
-                                   "history for what was applied.")
-            finished.append(vote.id)
+            try:
+                if await self._finish_one(vote):
+                    finished.append(vote.id)
+            except Exception:  # one vote that cannot be finished must not keep every other vote (and the bot) down
+                log.exception("could not finish a vote caught while applying", extra={"vote": vote.id})
         return finished
+
+    async def _finish_one(self, vote: Vote) -> bool:
+        """One vote caught 'applying' at start (see :meth:`finish_applying`); True when it is to be shown."""
+        if vote.apply_at is not None:  # waiting for its veto window: applied when it ends
+            if vote.apply_at < self.clock() + VETO_GRACE:
+                # the window ran out (or nearly) while the bot was down, when nobody could veto: it starts again,
+                # as long as the lock's window now (at least VETO_GRACE), and its people are told again
+                minutes = max(await self.veto_minutes(vote.link_id), VETO_GRACE // 60)
+                when = self.clock() + minutes * 60
+                head = (vote.outcome_reason or "Passed").partition(VETO_WAIT)[0]
+                if await self.store.votes.extend_veto_window(vote.id, when, self._waiting_text(head, when, minutes)):
+                    self.apply_at(when, vote.id)
+                    return True
+                return False
+            self.apply_at(vote.apply_at, vote.id)
+            return False
+        if vote.kind == "wheel":
+            # the outcome text has the draw already ("Option 2 (+1h) won: ..."): only how it ended is added
+            await self._applied_later(vote, (vote.outcome_reason or "Drawn").partition(VETO_WAIT)[0])
+        elif vote.kind == "decision" and vote.action_json:
+            t = await self.store.ballots.tally(vote.id)
+            await self._applied_later(vote, f"Passed ({t.votes_for} for, {t.votes_against} against)")
+        else:
+            await self.store.votes.set_status(
+                vote.id, "passed", from_status="applying",
+                outcome_reason="Closed; the bot restarted while applying the net change: see the lock's history for "
+                               "what was applied.")
+        return True
 
     async def apply_decision(self, vote_id: int, guild_id: int, channel_id: int, link_id: int,
                              action: Action | None, tally: Tally, head: str, *, spun: Draw | None = None) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.actions import Action
 from bot.events import LockNews
 from bot.services import Core
 from bot.text import escape_markdown, message_url
 from bot.voting.display import Display
+from bot.voting.state import vote_what
 
 
 class VoteNews:
@@ -25,8 +25,7 @@ class VoteNews:
         if vote is None or link is None or vote.message_id is None:
             return
         place = self.display.place(vote.guild_id, vote.channel_id)
-        action = Action.from_json(vote.action_json) if vote.action_json else None
-        what = f"**{action.shown()}**" if action is not None else "a time board"
+        what = vote_what(vote)
         await self.core.events.publish(LockNews(
             link.lock_id, vote.guild_id, "vote_opened", actor_id=vote.proposer_id,
             url=message_url(vote.guild_id, vote.channel_id, vote.message_id),
@@ -39,8 +38,7 @@ class VoteNews:
         link = await self.store.links.get_by_id(vote.link_id) if vote is not None else None
         if vote is None or link is None:
             return
-        action = Action.from_json(vote.action_json) if vote.action_json else None
-        what = f"**{action.shown()}**" if action is not None else "a time board"
+        what = vote_what(vote)
         lock = f"**{escape_markdown(link.title or 'your lock')}**"
         url = message_url(vote.guild_id, vote.channel_id, vote.message_id) if vote.message_id else None
         if vote.status == "applying" and vote.apply_at is not None:

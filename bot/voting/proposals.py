@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.durations import format_duration
 from bot.errors import NotAllowed, Refused, UserError
 from bot.members import Member, Place
-from bot.policy import card_refusal, effective_quorum
+from bot.policy import WHEELS_REFUSED, card_refusal, effective_quorum
 from bot.services import Core
 from bot.store.models import Link, Vote
 from bot.voting.draw import Mode, commitment, new_seed
@@ -52,7 +52,7 @@ class Proposals:
             # refuse now what the owner's limits would refuse at the end anyway (the gate audits it)
             await self.core.gate(place, link, action, source="vote", actor=proposer)
         except UserError:
-            await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)  # starts the cooldown
+            await self._note_refused(place.guild_id, proposer.id, schedule_id is not None)  # starts the cooldown
             raise
         return await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="decision", action_json=action.to_json(),
@@ -71,17 +71,21 @@ class Proposals:
         first = next(o.action for o in options if o.action is not None)
         rules, window_s = await self._admission(place, proposer, link, window, first,
                                                 scheduled=schedule_id is not None)
+        if not (await self.core.limits(link)).allow_wheels:
+            await self.core.audit_refusal(place, link, proposer, first, WHEELS_REFUSED, source="vote")
+            await self._note_refused(place.guild_id, proposer.id, schedule_id is not None)
+            raise Refused(WHEELS_REFUSED, limit="allowed")
         for number, option in enumerate(options, start=1):
             if option.action is None:
                 continue
             try:
                 await self.core.gate(place, link, option.action, source="vote", actor=proposer)
             except Refused as err:
-                await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)
+                await self._note_refused(place.guild_id, proposer.id, schedule_id is not None)
                 raise Refused(f"Option {number} ({option.label}) cannot be on this wheel: {err} Nothing was "
                               "proposed; leave that option out or change it.", limit=err.limit) from None
             except UserError:
-                await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)
+                await self._note_refused(place.guild_id, proposer.id, schedule_id is not None)
                 raise
         seed = new_seed()
         return await self.store.votes.create(
@@ -121,7 +125,7 @@ class Proposals:
             why = f"{card_refusal(limits, 'vote', ActionKind.REMOVE_TIME)} Open the board with `remove_per_vote: 0`."
         if why is not None:
             await self.core.audit_refusal(place, link, proposer, side, why, source="board")
-            await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)  # starts the cooldown
+            await self._note_refused(place.guild_id, proposer.id, schedule_id is not None)  # starts the cooldown
             raise Refused(why, limit="allowed")
         return await self.store.votes.create(
             guild_id=place.guild_id, link_id=link.id, kind="board", action_json=None, proposer_id=proposer.id,
@@ -129,6 +133,11 @@ class Proposals:
             add_per_vote=add_per_vote, remove_per_vote=remove_per_vote,
             remind_at=await self._remind_at(place.guild_id, window_s), style=style, anonymous=anonymous,
             schedule_id=schedule_id)
+
+    async def _note_refused(self, guild_id: int, proposer_id: int, scheduled: bool) -> None:
+        """A refused proposal starts its proposer's cooldown, unless a schedule proposed it (nobody typed it)."""
+        if not scheduled:
+            await self.store.votes.note_refused_proposal(guild_id, proposer_id)
 
     async def _remind_at(self, guild_id: int, window_s: int) -> float | None:
         """When a vote proposed now reminds: when the server's share of its window is left (None: never)."""
@@ -156,7 +165,7 @@ class Proposals:
                 # broken lock
                 await self.core.gate(place, fresh, proposed, source=source, actor=proposer)
             except UserError:
-                await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)
+                await self._note_refused(place.guild_id, proposer.id, scheduled)
                 raise
         last = None if scheduled else await self.store.votes.last_attempt_at(place.guild_id, proposer.id)
         if last is not None and g.proposal_cooldown_seconds > 0:
@@ -187,7 +196,7 @@ class Proposals:
                     "(votes on it in every server count). Wait for one to close (see `/vote list`).",
                     limit="max_open"))
         except UserError:
-            await self.store.votes.note_refused_proposal(place.guild_id, proposer.id)
+            await self._note_refused(place.guild_id, proposer.id, scheduled)
             raise
         limits = await self.core.limits(fresh)
         return Rules(quorum=effective_quorum(g.quorum, limits), majority=g.majority,

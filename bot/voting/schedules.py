@@ -171,7 +171,7 @@ class Schedules:
             raise UserError(f"{rule.describe()} ({zone}) is already past. Give a date and time still to come. "
                             "Nothing was scheduled.")
         s = await self.store.schedules.create(
-            guild_id=guild_id, link_id=link.id, channel_id=channel_id, creator_id=creator.id,
+            guild_id=guild_id, link_id=link.id, lock_id=link.lock_id, channel_id=channel_id, creator_id=creator.id,
             plan_json=plan.model_dump_json(exclude_none=True), rule=rule.kind, minute=rule.minute,
             weekday=rule.weekday, once_date=rule.date.isoformat() if rule.date else None, next_at=first)
         self.timer.schedule(first, s.id, "deadline")
@@ -248,7 +248,7 @@ class Schedules:
             self.timer.schedule(upcoming, s.id, "deadline")
         result = await self._open(s, plan, due_at, now, rules.window_seconds)
         await self.store.schedules.set_result(s.id, result)
-        if result.startswith("skipped"):
+        if not result.startswith("opened"):
             try:
                 await self.noter(s, result)
             except Exception:
@@ -264,6 +264,12 @@ class Schedules:
         link = await self.store.links.get_by_id(s.link_id)
         if link is None:
             return "skipped: the lock is no longer linked here"
+        if link.lock_id != s.lock_id:  # relinked with another lock's token: that lock never agreed to this schedule
+            fresh = await self.store.schedules.get(s.id)  # claimed: next_at is already the following opening
+            if fresh is not None and fresh.next_at is not None:
+                await self.store.schedules.move(s.id, expected=fresh.next_at, next_at=None)
+            return ("stopped: the link now reaches another lock than the one this schedule was made for; it opens "
+                    "nothing more (remove it, and schedule again for the new lock)")
         state = await self.core.consent.state(link)
         if state == "paused":
             return "skipped: the lock is paused"
@@ -276,14 +282,17 @@ class Schedules:
         return f"opened vote #{vote_id}"
 
     async def _zone_changed(self, event: SettingsChanged) -> None:
-        """The server's time zone may have changed: each schedule's next opening is the rule's next one from now in
-        the zone now set (a 'once' whose time is then past has no opening left)."""
+        """The server's time zone changed: each schedule's next opening is the rule's next one from now in the
+        zone now set (a 'once' whose time is then past has no opening left). An opening already due is left to
+        :meth:`due`; the move is a compare-and-set, so an opening being acted on is never moved or armed again."""
+        if not event.time_zone:
+            return
         zone = (await self.core.vote_rules(event.guild_id)).time_zone
+        now = self.clock()
         for s in await self.store.schedules.list_for_guild(event.guild_id):
-            if s.next_at is None:
+            if s.next_at is None or s.next_at <= now:
                 continue
-            moved = next_opening(rule_of(s), self.clock(), zone)
-            if moved != s.next_at:
-                await self.store.schedules.set_next(s.id, moved)
-                if moved is not None:
-                    self.timer.schedule(moved, s.id, "deadline")
+            moved = next_opening(rule_of(s), now, zone)
+            if moved != s.next_at and await self.store.schedules.move(s.id, expected=s.next_at, next_at=moved) \
+                    and moved is not None:
+                self.timer.schedule(moved, s.id, "deadline")

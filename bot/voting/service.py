@@ -189,11 +189,15 @@ class VoteService:
             return False
         return await self._ballot(ov, member, choice, added)
 
-    async def button(self, vote_id: int, member: Member, choice: int | None) -> int | None:
+    async def button(self, vote_id: int, member: Member, choice: int | None, *,
+                     message_id: int | None = None) -> int | None:
         """A ballot button: ``choice`` (the latest click wins; clicking your ballot again keeps it) or None to
-        retract. Written to the database before it returns (the member is told it counts). Returns the member's
-        ballot now (None: none). Raises UserError saying why a click does not count."""
+        retract. ``message_id``: the message the button is on, which must be the vote's own. Written to the
+        database before it returns (the member is told it counts). Returns the member's ballot now (None: none).
+        Raises UserError saying why a click does not count."""
         ov = self.open.get(vote_id)
+        if ov is not None and message_id is not None and ov.message_id != message_id:
+            raise UserError(f"This button is on an old message, not on vote #{vote_id}'s. Nothing was changed.")
         if ov is None:
             vote = await self.store.votes.get(vote_id)
             state = f"is {vote.status}" if vote is not None else "no longer exists"

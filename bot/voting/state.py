@@ -9,7 +9,8 @@ from typing import Literal
 from bot.actions import Action
 from bot.config import VOTE_WINDOW_MAX, VOTE_WINDOW_MIN
 from bot.store.models import Link, Tally, Vote
-from bot.voting.options import WheelOption
+from bot.text import escape_markdown
+from bot.voting.options import WheelOption, options_from_json
 from bot.voting.rules import FOR, Rules, board_net
 
 DECISION_EMOJI = {"✅": FOR, "❌": -1}
@@ -114,3 +115,17 @@ class Snapshot:
     result: str | None = None
     options: tuple[WheelOption, ...] = ()  # a wheel's options and their ballots
     counts: tuple[int, ...] = ()
+
+
+def vote_what(vote: Vote) -> str:
+    """What a vote is about, for the lock's people (markdown): ``**+1h**``, ``a time board``, ``a wheel (+30m,
+    +1h, nothing)``, or once drawn ``a wheel: **option 2 (+1h)** drawn``."""
+    if vote.kind == "wheel" and vote.options_json:
+        options = options_from_json(vote.options_json)
+        if vote.drawn_option is not None and 1 <= vote.drawn_option <= len(options):
+            label = escape_markdown(options[vote.drawn_option - 1].label)
+            return f"a wheel: **option {vote.drawn_option} ({label})** drawn"
+        return "a wheel (" + ", ".join(escape_markdown(o.label) for o in options) + ")"
+    if vote.action_json:
+        return f"**{Action.from_json(vote.action_json).shown()}**"
+    return "a time board"

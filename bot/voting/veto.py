@@ -14,6 +14,7 @@ from bot.services import Core
 from bot.text import escape_markdown
 from bot.voting.display import Display
 from bot.voting.live import LiveTally
+from bot.voting.options import options_from_json
 
 
 class Vetoes:
@@ -43,8 +44,14 @@ class Vetoes:
             raise Refused(f"Vote #{vote_id} can no longer be vetoed: its veto window has closed "
                           f"({vote.outcome_reason or vote.status}).", limit="veto_window")
         t = await self.store.ballots.tally(vote_id)
-        counted = (f"{t.votes_for} for, {t.votes_against} against" if vote.kind == "decision"
-                   else f"{t.votes_for} 🔼, {t.votes_against} 🔽")
+        if vote.kind == "wheel":
+            n = len(options_from_json(vote.options_json or "[]"))
+            counts = await self.store.ballots.counts(vote_id)
+            counted = "tally " + ",".join(str(counts.get(i, 0)) for i in range(1, n + 1))
+        elif vote.kind == "decision":
+            counted = f"{t.votes_for} for, {t.votes_against} against"
+        else:
+            counted = f"{t.votes_for} 🔼, {t.votes_against} 🔽"
         earlier = (f"nothing more was applied ({format_signed(vote.applied_net_seconds)} applied earlier)"
                    if vote.applied_net_seconds else "nothing was applied")
         text = f"Vetoed by {escape_markdown(actor.name)} ({counted}): {earlier}."
@@ -53,6 +60,11 @@ class Vetoes:
                           limit="veto_window")
         action = Action.from_json(vote.action_json) if vote.action_json else None
         summary = action.summary() if action is not None else "time board"
+        if vote.kind == "wheel":
+            options = options_from_json(vote.options_json or "[]")
+            number = vote.drawn_option or 0
+            summary = f"wheel option {number}: {options[number - 1].label}" if 1 <= number <= len(options) \
+                else "wheel"
         await self.store.audit.add(guild_id=vote.guild_id, link_id=link.id, actor_id=actor.id,
                                    source="board" if vote.kind == "board" else "vote", action_summary=summary,
                                    outcome="vetoed", detail=f"vote #{vote_id}: {counted}")

@@ -369,3 +369,111 @@ async def test_only_manage_server_or_the_locks_people_schedule_and_bad_input_cha
     assert reply_text(removed) == "Schedule #1 was removed; it opens no more votes."
     listed = await world.admin.slash(world.channel, "vote schedule list")
     assert reply(listed).embeds[0].description == "No scheduled votes. Add one with `/vote schedule add`."
+
+
+# ---------------------------------------------------------------------------------------------- found in review
+async def test_an_old_messages_buttons_never_count_on_a_newer_vote(world):
+    """A buttons vote whose link was removed leaves its message behind; a vote made later never takes its number
+    (numbers are never given twice), so the old buttons cannot count on it."""
+    await world.link(title="Weekend Challenge", remaining=86400)
+    v = add_members(world, 1)
+    _, old = await propose(world, world.friend, "add-time", duration="1h", window="10m", style="buttons")
+    await world.owner.slash(world.channel, "chastify unlink")
+    # the old message says why it ended, and its buttons are gone with it
+    assert outcome(world.channel, old.id) == ("cancelled", "Cancelled: the lock was unlinked.")
+    assert buttons(world, old) == []
+    await world.link(title="Weekend Challenge", remaining=86400)
+    _, new = await propose(world, world.friend, "freeze", duration="1h", window="10m", style="buttons")
+    assert embed_of(world.channel, new.id).footer.text == "Vote #2"  # not #1 again
+    await v[0].click(message(world.channel, new.id), label="Against")
+    await world.env.advance_time(VOTE_DEBOUNCE)
+    assert fields(embed_of(world.channel, new.id))["Tally"].startswith("✅ 0 · ❌ 1\n")
+
+
+async def test_a_schedule_never_opens_on_another_lock_after_a_relink(world):
+    await world.link(title="Weekend Challenge", remaining=86400)
+    now = world.bot.core.clock()
+    first = (int(now) // 60 + 60) * 60
+    await world.admin.slash(world.channel, "vote schedule add", kind="decision", what="+30m",
+                            when=f"daily {_hhmm(first)}")
+    # the owner links another lock with another token: the link (and its number) stays, the lock changes
+    await world.link(token="dev-token-other", title="Another Lock", remaining=86400)
+    await world.env.advance_time(first - now + 5)
+    assert _scheduled(world) == []
+    listed = await world.admin.slash(world.channel, "vote schedule list")
+    text = reply(listed).embeds[0].description
+    assert "last: stopped: the link now reaches another lock" in text and "no opening left" in text
+
+
+async def test_a_new_time_zone_moves_the_next_opening(world):
+    await world.link(remaining=86400)
+    await world.admin.slash(world.channel, "vote schedule add", kind="decision", what="+30m", when="daily 20:00")
+    before = reply(await world.admin.slash(world.channel, "vote schedule list")).embeds[0].description
+    bad = await world.admin.slash(world.channel, "chastify settings", time_zone="Mars/Olympus")
+    assert "is not a time zone I know" in refusal(bad)
+    await world.admin.slash(world.channel, "chastify settings", time_zone="Asia/Tokyo")  # UTC+9, no DST
+    after = reply(await world.admin.slash(world.channel, "vote schedule list")).embeds[0].description
+    import re
+
+    [(utc,)] = [tuple(map(int, re.findall(r"next <t:(\d+):f>", before)))]
+    [(tokyo,)] = [tuple(map(int, re.findall(r"next <t:(\d+):f>", after)))]
+    assert (utc - tokyo) % 86400 == 9 * 3600  # 20:00 in Tokyo is 11:00 UTC
+    assert after.startswith("**#1**") and "Scheduled votes" in reply(
+        await world.admin.slash(world.channel, "vote schedule list")).embeds[0].title
+
+
+async def test_a_buttons_vote_whose_message_was_deleted_while_down_is_cancelled(world, bot_settings):
+    await world.link(remaining=86400)
+    v = add_members(world, 3)
+    _, msg = await propose(world, world.friend, "add-time", duration="1h", window="10m", style="buttons")
+    for member in v:
+        await cast(world, "buttons", member, msg, None, "For")
+
+    def while_down():
+        world.env.backend.delete_message(msg.channel.id, msg.id)
+
+    await crash_and_restart(world, bot_settings, while_down)
+    await world.env.advance_time(WINDOW)
+    assert reached(world.chastify, APPLY_TIME) == []
+
+
+async def test_a_reaction_that_is_no_option_of_the_wheel_is_no_ballot_after_a_restart(world, bot_settings):
+    await world.link(remaining=86400)
+    v = add_members(world, 3)
+    _, msg = await propose(world, world.friend, "wheel", options="+30m, +1h, nothing", window="10m")
+
+    def while_down():  # 6️⃣ on a wheel of three options, beside a real ballot
+        for member in v:
+            world.env.backend.set_reaction(msg.channel.id, msg.id, "2️⃣", member.id, True)
+        world.env.backend.set_reaction(msg.channel.id, msg.id, "6️⃣", v[0].id, True)
+
+    await crash_and_restart(world, bot_settings, while_down)
+    await world.env.advance_time(WINDOW)
+    status, text = outcome(world.channel, msg.id)
+    assert status == "passed" and "tally 0,3,0" in text
+
+
+async def test_the_owner_can_keep_wheels_off_their_lock(world):
+    await world.link(remaining=86400)
+    await world.owner.slash(world.channel, "chastify limits", wheels=False)
+    result, msg = await propose(world, world.friend, "wheel", options="+30m, nothing")
+    assert msg is None
+    assert refusal(result) == ("⛔ This lock's consent card does not allow wheel votes (an option drawn by the votes);"
+                               " decision votes are still open to what the card allows (`/chastify status` shows "
+                               "the card).")
+    status = await world.stranger.slash(world.channel, "chastify status")
+    card = next(v for k, v in fields(reply(status).embeds[0]).items() if k.startswith("Consent card"))
+    assert "**Wheels:** not allowed" in card.splitlines()
+
+
+async def test_a_wheel_turned_off_while_it_runs_applies_nothing(world, fixed_seed):
+    await world.link(remaining=86400)
+    v = add_members(world, 3)
+    _, msg = await propose(world, world.friend, "wheel", options="+30m, +1h", window="10m")
+    for member in v:
+        await member.react(msg, "2️⃣")
+    await world.owner.slash(world.channel, "chastify limits", wheels=False)
+    await world.env.advance_time(WINDOW)
+    status, text = outcome(world.channel, msg.id)
+    assert status == "refused" and text.startswith("Option 2 (+1h) won: ") and "does not allow wheel votes" in text
+    assert reached(world.chastify, APPLY_TIME) == []

@@ -50,6 +50,7 @@ async def test_status_shows_the_consent_card_with_what_is_allowed_and_what_is_le
     assert card.splitlines() == [
         "**By vote:** add time, remove time",
         "**Time boards:** not allowed",
+        "**Wheels:** allowed (each option within what votes may do)",
         "**By trusted people:** add time, remove time, freeze, unfreeze",
         "**Limits:** at most 1h added per action, 3h per 24 h; freezes up to 4h, pillory up to 1h; votes need at "
         "least 3 voter(s)",

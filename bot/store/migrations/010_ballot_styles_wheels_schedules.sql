@@ -7,15 +7,19 @@
 -- schedule_id: the schedule that opened the vote, if any.
 -- SQLite cannot change a CHECK in place: votes and ballots are rebuilt. The new ballots table references the new
 -- votes table from the start, so no row ever points at a dropped table (foreign keys stay on during migrations).
+-- Vote ids are now AUTOINCREMENT: a deleted vote's number is never given again, so an old message's buttons (their
+-- ids name the vote) and the outbox key `vote:N` can never reach a newer vote.
 
 CREATE TABLE vote_schedules (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     guild_id      INTEGER NOT NULL,
     link_id       INTEGER NOT NULL REFERENCES links (id) ON DELETE CASCADE,
+    lock_id       TEXT    NOT NULL CHECK (length(lock_id) = 24),  -- the lock it was made for: a relink to another
+                                                                   -- lock never inherits it
     channel_id    INTEGER NOT NULL,
     creator_id    INTEGER NOT NULL,
     -- what it opens: kind, action or options, mode, window, style (bot.voting.schedules.Plan as JSON)
-    plan_json     TEXT    NOT NULL,
+    plan_json     TEXT    NOT NULL CHECK (json_valid(plan_json)),
     rule          TEXT    NOT NULL CHECK (rule IN ('once', 'daily', 'weekly')),
     minute        INTEGER NOT NULL CHECK (minute >= 0 AND minute < 1440),
     weekday       INTEGER CHECK (weekday IS NULL OR (weekday >= 0 AND weekday <= 6)),
@@ -23,12 +27,14 @@ CREATE TABLE vote_schedules (
     next_at       REAL,            -- the next opening (NULL: none left, a 'once' that happened)
     last_at       REAL,            -- the last opening that was due
     last_result   TEXT,            -- what became of it ("opened vote #12", "skipped: the lock is paused")
-    created_at    REAL    NOT NULL
+    created_at    REAL    NOT NULL,
+    CHECK ((weekday IS NOT NULL) = (rule = 'weekly')),
+    CHECK ((once_date IS NOT NULL) = (rule = 'once'))
 );
 CREATE INDEX vote_schedules_by_guild ON vote_schedules (guild_id, id);
 
 CREATE TABLE votes_new (
-    id                  INTEGER PRIMARY KEY,
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     guild_id            INTEGER NOT NULL,
     link_id             INTEGER NOT NULL REFERENCES links (id) ON DELETE CASCADE,
     kind                TEXT    NOT NULL CHECK (kind IN ('decision', 'board', 'wheel')),
@@ -57,7 +63,7 @@ CREATE TABLE votes_new (
     options_json        TEXT,
     seed                TEXT,
     commitment          TEXT,
-    drawn_option        INTEGER,
+    drawn_option        INTEGER CHECK (drawn_option IS NULL OR (kind = 'wheel' AND drawn_option BETWEEN 1 AND 6)),
     schedule_id         INTEGER REFERENCES vote_schedules (id) ON DELETE SET NULL,
     CHECK (anonymous = 0 OR style = 'buttons'),
     CHECK (kind <> 'wheel' OR (options_json IS NOT NULL AND mode IS NOT NULL AND seed IS NOT NULL
@@ -90,6 +96,7 @@ CREATE INDEX votes_open_by_deadline ON votes (deadline) WHERE status = 'open';
 CREATE INDEX votes_by_link_status ON votes (link_id, status);
 CREATE INDEX votes_by_guild_status ON votes (guild_id, status);
 CREATE INDEX votes_by_proposer ON votes (guild_id, proposer_id, created_at);
+CREATE INDEX votes_by_schedule ON votes (schedule_id) WHERE schedule_id IS NOT NULL;
 
 -- A server's ballot style for new votes (NULL: the config's default) and the time zone its schedules run in
 -- (an IANA name; NULL: UTC).
