@@ -52,8 +52,13 @@ class LiveTally:
         return list(self._refreshers.values())
 
     async def _refresh_loop(self, vote_id: int) -> None:
-        """Leading edge: show at once; then at most one edit per debounce period while reactions come in."""
+        """Leading edge: show at once; then at most one edit per debounce period while reactions come in. An
+        anonymous vote has no leading edge: a redraw right after one click would tell watchers who just voted
+        what, so its tally moves only once per period (at least a second)."""
         try:
+            ov = self.open.get(vote_id)
+            if ov is not None and ov.anonymous:
+                await asyncio.sleep(max(1.0, self.debounce_seconds))
             while vote_id in self._dirty:
                 self._dirty.discard(vote_id)
                 await self.ballots.flush()
