@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.chastify import ActionLimiter, ChastifyClient, Timeouts
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import Settings, database_target
 from bot.keycheck import open_vault
 from bot.services import Core
 from bot.store import Store
@@ -78,7 +78,7 @@ class ChastifyBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        store = await Store.open(settings.storage.database_path, clock=self.clock)
+        store = await Store.open(database_target(settings), clock=self.clock)
         self._store = store
         # refuses (KeyProblem) when links exist that the key cannot read, unless started with --new-key
         vault = (await open_vault(settings, store, new_key=self.new_key)).vault

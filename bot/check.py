@@ -15,11 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.chastify import ChastifyClient, ChastifyError, ChastifyUnavailable, Timeouts
-from bot.config import Settings
+from bot.config import Settings, database_target
 from bot.keycheck import LIVE_STATES, KeyProblem, describe, load_vault, undecryptable_message, unreadable
 from bot.services import chastify_problem
 from bot.store import Store
 from bot.store.db import StoreError
+from bot.store.store import is_postgres_url
 from bot.vault import Vault
 
 _LEAK_ADVICE = {
@@ -61,13 +62,15 @@ async def run_check(settings: Settings, *, online: bool = True, out: list[str] |
     files = [(db_path, "the database")] + ([] if key_in_env else [(key_file, "the key file")])
     # Read the modes first: opening the database or the key file tightens them to 0600.
     loose = {path: _loose_mode(path) for path, _ in files}
+    target = database_target(settings)
+    where = "PostgreSQL (database.url)" if is_postgres_url(target) else str(db_path)  # the URL may hold a password
     try:
-        store = await Store.open(db_path)
+        store = await Store.open(target)
     except StoreError as err:
         say(False, f"database: {err}")
         return finish()
     try:
-        say(True, f"database {db_path} opens (schema version {await store.db.user_version()})")
+        say(True, f"database {where} opens (schema version {await store.db.user_version()})")
         links = await store.links.list_all()
         try:
             vault, created = load_vault(settings, links,

@@ -177,6 +177,27 @@ class ChastifySettings(BaseModel):
         return _check_http_url(value)
 
 
+class DatabaseSettings(BaseModel):
+    model_config = _SECTION
+
+    url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL instead of SQLite, e.g. postgresql://bot:secret@db:5432/chastify (several bot "
+        "processes share it). Unset: SQLite at storage.database_path.",
+    )
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _check_url(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None:
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not text.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database.url must start with postgresql:// (leave it unset for SQLite)")
+        return text
+
+
 class VoteSettings(BaseModel):
     model_config = _SECTION
 
@@ -333,6 +354,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings, description="Discord connection.")
     chastify: ChastifySettings = Field(default_factory=ChastifySettings, description="Chastify API client.")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Database and key.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="PostgreSQL, when used.")
     votes: VoteSettings = Field(default_factory=VoteSettings, description="Server-wide vote defaults.")
     limits: LimitsSettings = Field(default_factory=LimitsSettings, description="Default owner limits.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Logging.")
@@ -598,3 +620,9 @@ def settings_reference_markdown() -> str:
 def setting_keys() -> list[str]:
     """Every dotted key (``votes.quorum``...), for tests and docs."""
     return [f"{section}.{key}" for section, key, _ in _iter_keys()]
+
+
+def database_target(settings: Settings) -> Path | str:
+    """Where the store lives: the PostgreSQL URL when ``database.url`` is set, else the SQLite file."""
+    url = settings.database.url
+    return url.get_secret_value() if url is not None else settings.storage.database_path

@@ -11,6 +11,7 @@ that uses the store inside it: the second task would wait for the lock forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -21,11 +22,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
-__all__ = ["MEMORY", "Database", "Migration", "StoreError", "load_migrations"]
+__all__ = ["MEMORY", "Database", "Db", "Migration", "Row", "StoreError", "load_migrations"]
 
 MEMORY = ":memory:"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -60,6 +61,38 @@ if not any(isinstance(f, _NoCallArguments) for f in _AIOSQLITE_LOG.filters):
 
 class StoreError(Exception):
     """The database cannot be opened or migrated."""
+
+
+class Row(Protocol):
+    """A result row of either database (``sqlite3.Row``, ``asyncpg.Record``): by position or column name."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> Any: ...
+
+
+class Db(Protocol):
+    """What the repositories need of a database: :class:`Database` (SQLite) or ``bot.store.pg.PgDatabase``."""
+
+    dialect: str
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Any]: ...
+
+    def _holds_transaction(self) -> bool: ...
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    async def fetchall(self, sql: str, params: Params = ()) -> Sequence[Row]: ...
+
+    async def execute(self, sql: str, params: Params = ()) -> tuple[int, int | None]: ...
+
+    async def returning(self, sql: str, params: Params = (), *, durable: bool = False) -> Sequence[Row]: ...
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int: ...
+
+    async def user_version(self) -> int: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +144,8 @@ def _secure_file(path: Path) -> None:
 
 class Database:
     """An open SQLite database. Create with :meth:`open`; close with :meth:`close`."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: Path | None) -> None:
         self._conn = conn

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple, TypeVar, get_args
+
+from .db import Row
 
 __all__ = [
     "LINK_STATES",
@@ -52,7 +53,7 @@ OUTBOX_STATUSES: frozenset[str] = frozenset(get_args(OutboxStatus))
 _T = TypeVar("_T")
 
 
-def from_row(cls: type[_T], row: sqlite3.Row) -> _T:
+def from_row(cls: type[_T], row: Row) -> _T:
     """Build a dataclass from a row whose column names are the field names."""
     keys = set(row.keys())
     return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in keys})  # type: ignore[arg-type]
@@ -79,7 +80,7 @@ class GuildSettings:
     updated_at: float | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> GuildSettings:
+    def from_row(cls, row: Row) -> GuildSettings:
         return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 

@@ -121,7 +121,7 @@ class NotifyRepo(_Repo):
     # ------------------------------------------------------------------ held news
     async def hold(self, *, lock_id: str, user_id: int, channel: NotifyChannel, guild_id: int, kind: str, text: str,
                    url: str | None = None, urgent: bool = False) -> int:
-        _, row_id = await self._db.execute(
+        row_id = await self._insert_id(
             "INSERT INTO notify_pending (lock_id, user_id, channel, guild_id, kind, text, url, urgent, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (lock_id, user_id, _channel(channel), guild_id, kind, text, url, int(urgent), self._clock()))

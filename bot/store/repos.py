@@ -16,11 +16,11 @@ import json
 import re
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
-from .db import Database
+from .db import Db, Row
 from .models import (
     LINK_STATES,
     OUTBOX_SOURCES,
@@ -43,8 +43,13 @@ from .models import (
     VoteSchedule,
     from_row,
 )
+from .pg import IntegrityViolation
+
+# a constraint said no, in either database
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, IntegrityViolation)
 
 __all__ = [
+    "INTEGRITY_ERRORS",
     "AuditRepo",
     "BallotRepo",
     "Clock",
@@ -78,7 +83,7 @@ def _statuses(value: str | Iterable[str], allowed: frozenset[str], what: str) ->
 BALLOT_CHOICES = frozenset({-1, 1, 2, 3, 4, 5, 6})
 
 
-def _vote(row: sqlite3.Row) -> Vote:
+def _vote(row: Row) -> Vote:
     vote = from_row(Vote, row)
     return dataclasses.replace(vote, anonymous=bool(vote.anonymous))
 
@@ -93,7 +98,12 @@ def _chunks(items: builtins.list[int], size: int = _IN_CHUNK) -> Iterable[builti
 
 
 class _Repo:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    async def _insert_id(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one INSERT and return the new row's id (``RETURNING id``: both databases, one trip)."""
+        rows = await self._db.returning(sql + " RETURNING id", params)
+        return int(rows[0][0])
+
+    def __init__(self, db: Db, clock: Clock) -> None:
         self._db = db
         self._clock = clock
 
@@ -113,9 +123,9 @@ class _ReadCache(Generic[_V]):
     not run inside a transaction (which could still roll back).
     """
 
-    _of_db: ClassVar[weakref.WeakKeyDictionary[Database, dict[str, _ReadCache[Any]]]] = weakref.WeakKeyDictionary()
+    _of_db: ClassVar[weakref.WeakKeyDictionary[Db, dict[str, _ReadCache[Any]]]] = weakref.WeakKeyDictionary()
 
-    def __init__(self, db: Database, table: str) -> None:
+    def __init__(self, db: Db, table: str) -> None:
         self._db = db
         self._rows: dict[Hashable, _V] = {}
         self._generation = 0
@@ -181,7 +191,7 @@ class GuildSettingsRepo(_Repo):
         }
     )
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Db, clock: Clock) -> None:
         super().__init__(db, clock)
         self._cache: _ReadCache[GuildSettings] = _ReadCache(db, "guild_settings")
 
@@ -213,7 +223,7 @@ class GuildSettingsRepo(_Repo):
         async with self._cache.changing(guild_id), self._db.transaction():
             try:
                 await self._db.execute(sql, (guild_id, *values, self._clock()))
-            except sqlite3.IntegrityError as exc:
+            except INTEGRITY_ERRORS as exc:
                 raise ValueError(f"invalid guild setting value: {exc}") from exc
             return await self.get(guild_id)
 
@@ -228,7 +238,7 @@ class GuildSettingsRepo(_Repo):
 
 
 class LinkRepo(_Repo):
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Db, clock: Clock) -> None:
         super().__init__(db, clock)
         self._cache: _ReadCache[Link | None] = _ReadCache(db, "links")
 
@@ -335,7 +345,7 @@ class LinkRepo(_Repo):
         return changed > 0
 
 
-def _link(row: sqlite3.Row) -> Link:
+def _link(row: Row) -> Link:
     return from_row(Link, row)
 
 
@@ -382,7 +392,7 @@ class TrustRepo(_Repo):
 
 
 class VoteRepo(_Repo):
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Db, clock: Clock) -> None:
         super().__init__(db, clock)
         self._cache: _ReadCache[Vote] = _ReadCache(db, "votes")
 
@@ -414,7 +424,7 @@ class VoteRepo(_Repo):
         """Record a new open vote (``created_at`` = now)."""
         _statuses(kind, VOTE_KINDS, "vote kind")
         async with self._db.transaction():  # no cache to drop: a missing vote is never kept
-            _, vote_id = await self._db.execute(
+            vote_id = await self._insert_id(
                 "INSERT INTO votes (guild_id, link_id, kind, action_json, proposer_id, channel_id, message_id, "
                 "created_at, deadline, status, quorum, majority, instant_pass, add_per_vote, remove_per_vote, "
                 "remind_at, style, anonymous, mode, options_json, seed, commitment, schedule_id) "
@@ -631,7 +641,9 @@ class VoteRepo(_Repo):
         """A proposal of this member was refused just now: it starts their proposal cooldown like a posted vote."""
         await self._db.execute(
             "INSERT INTO proposal_attempts (guild_id, proposer_id, refused_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (guild_id, proposer_id) DO UPDATE SET refused_at = MAX(refused_at, excluded.refused_at)",
+            "ON CONFLICT (guild_id, proposer_id) DO UPDATE SET refused_at = CASE "
+            "WHEN excluded.refused_at > proposal_attempts.refused_at THEN excluded.refused_at "
+            "ELSE proposal_attempts.refused_at END",
             (guild_id, proposer_id, self._clock()),
         )
 
@@ -645,7 +657,7 @@ class VoteRepo(_Repo):
             "SELECT MAX(created_at) AS t, 0 AS refused FROM votes WHERE guild_id = ? AND proposer_id = ? "
             "AND NOT (status = 'cancelled' AND message_id IS NULL) "
             "UNION ALL SELECT refused_at, 1 FROM proposal_attempts WHERE guild_id = ? AND proposer_id = ?"
-            ") WHERE t IS NOT NULL ORDER BY t DESC, refused LIMIT 1",
+            ") AS attempts WHERE t IS NOT NULL ORDER BY t DESC, refused LIMIT 1",
             (guild_id, proposer_id, guild_id, proposer_id),
         )
         return None if row is None else (float(row[0]), bool(row[1]))
@@ -709,7 +721,8 @@ class BallotRepo(_Repo):
 
     async def tally(self, vote_id: int) -> Tally:
         row = await self._db.fetchone(
-            "SELECT COALESCE(SUM(choice = 1), 0), COALESCE(SUM(choice = -1), 0) FROM ballots WHERE vote_id = ?",
+            "SELECT COUNT(*) FILTER (WHERE choice = 1), COUNT(*) FILTER (WHERE choice = -1) FROM ballots "
+            "WHERE vote_id = ?",
             (vote_id,),
         )
         assert row is not None
@@ -721,7 +734,8 @@ class BallotRepo(_Repo):
         out = {vid: Tally(0, 0) for vid in ids}
         for chunk in _chunks(ids):
             rows = await self._db.fetchall(
-                "SELECT vote_id, SUM(choice = 1), SUM(choice = -1) FROM ballots "  # noqa: S608
+                "SELECT vote_id, COUNT(*) FILTER (WHERE choice = 1), COUNT(*) FILTER (WHERE choice = -1) "  # noqa: S608
+                "FROM ballots "
                 f"WHERE vote_id IN ({_marks(len(chunk))}) GROUP BY vote_id",
                 chunk,
             )
@@ -743,7 +757,7 @@ class BallotRepo(_Repo):
         """Make the vote's ballots exactly ``{voter_id: choice}`` (reconciliation after a restart)."""
         now = self._clock()
         rows = [(vote_id, voter, self._check_choice(choice), now) for voter, choice in ballots.items()]
-        async with self._db.transaction() as conn:
+        async with self._db.transaction():
             existing = {
                 int(r[0]): int(r[1])
                 for r in await self._db.fetchall("SELECT voter_id, choice FROM ballots WHERE vote_id = ?", (vote_id,))
@@ -751,9 +765,9 @@ class BallotRepo(_Repo):
             gone = [(vote_id, voter) for voter in existing if voter not in ballots]
             changed = [row for row in rows if existing.get(row[1]) != row[2]]
             if gone:
-                await conn.executemany(self._DELETE, gone)
+                await self._db.executemany(self._DELETE, gone)
             if changed:
-                await conn.executemany(self._UPSERT, changed)
+                await self._db.executemany(self._UPSERT, changed)
 
     async def apply_many(self, changes: Iterable[BallotChange | tuple[int, int, int | None]]) -> builtins.set[int]:
         """Apply many reaction events in one transaction; for each (vote, voter) the last event wins.
@@ -770,6 +784,8 @@ class BallotRepo(_Repo):
         # Each batch is a constant number of statements whatever its size, the rows travelling as one JSON
         # text: executemany would hand the GIL back and forth once per row between the database thread and a
         # busy event loop, and a 10,000-row flush would take seconds instead of milliseconds.
+        if self._db.dialect == "postgres":
+            return await self._apply_many_pg(last, now)
         async with self._db.transaction():
             wanted = json.dumps(builtins.list({vid for vid, _ in last}))
             rows = await self._db.fetchall("SELECT id FROM votes WHERE id IN (SELECT value FROM json_each(?))",
@@ -784,6 +800,30 @@ class BallotRepo(_Repo):
                 await self._db.execute(self._DELETE_JSON, (json.dumps(deletes),))
         return existing
 
+    async def _apply_many_pg(self, last: dict[tuple[int, int], int | None], now: float) -> builtins.set[int]:
+        """:meth:`apply_many` on PostgreSQL: the rows travel as arrays (``unnest``), a constant number of
+        statements whatever the batch's size."""
+        async with self._db.transaction():
+            rows = await self._db.fetchall("SELECT id FROM votes WHERE id = ANY(?::bigint[])",
+                                           (builtins.list({vid for vid, _ in last}),))
+            existing: builtins.set[int] = {int(r[0]) for r in rows}
+            up = [(vid, voter, choice) for (vid, voter), choice in last.items()
+                  if choice is not None and vid in existing]
+            gone = [(vid, voter) for (vid, voter), choice in last.items() if choice is None and vid in existing]
+            if up:
+                await self._db.execute(
+                    "INSERT INTO ballots (vote_id, voter_id, choice, updated_at) "
+                    "SELECT v, p, c, ? FROM unnest(?::bigint[], ?::bigint[], ?::bigint[]) AS t (v, p, c) "
+                    "ON CONFLICT (vote_id, voter_id) DO UPDATE SET choice = excluded.choice, "
+                    "updated_at = excluded.updated_at",
+                    (now, [u[0] for u in up], [u[1] for u in up], [u[2] for u in up]))
+            if gone:
+                await self._db.execute(
+                    "DELETE FROM ballots WHERE (vote_id, voter_id) IN "
+                    "(SELECT v, p FROM unnest(?::bigint[], ?::bigint[]) AS t (v, p))",
+                    ([g[0] for g in gone], [g[1] for g in gone]))
+        return existing
+
 
 # ============================================================================================ schedules
 
@@ -792,7 +832,7 @@ class VoteScheduleRepo(_Repo):
     async def create(self, *, guild_id: int, link_id: int, lock_id: str, channel_id: int, creator_id: int,
                      plan_json: str, rule: str, minute: int, weekday: int | None, once_date: str | None,
                      next_at: float | None) -> VoteSchedule:
-        _, schedule_id = await self._db.execute(
+        schedule_id = await self._insert_id(
             "INSERT INTO vote_schedules (guild_id, link_id, lock_id, channel_id, creator_id, plan_json, rule, minute, "
             "weekday, once_date, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (guild_id, link_id, lock_id, channel_id, creator_id, plan_json, rule, minute, weekday, once_date, next_at,
@@ -986,7 +1026,8 @@ class ConsentRepo(_Repo):
         async with self._db.transaction():
             before = await self._db.fetchone("SELECT 1 FROM lock_pauses WHERE lock_id = ?", (lock_id,))
             await self._db.execute(
-                "INSERT OR IGNORE INTO lock_pauses (lock_id, user_id, guild_id, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO lock_pauses (lock_id, user_id, guild_id, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (lock_id, user_id, guild_id, self._clock()))
         return before is None
 
@@ -1062,7 +1103,7 @@ class AuditRepo(_Repo):
     ) -> int:
         """Append an audit line. ``outcome``: applied, refused, failed, uncertain, cancelled, linked,
         unlinked, ... Returns its id."""
-        _, entry_id = await self._db.execute(
+        entry_id = await self._insert_id(
             "INSERT INTO audit (guild_id, link_id, actor_id, source, action_summary, outcome, detail, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (guild_id, link_id, actor_id, source, action_summary, outcome, detail, self._clock()),
@@ -1081,8 +1122,10 @@ class AuditRepo(_Repo):
         """The link's audit lines except refusals (applied, failed, uncertain, cancelled, linked, ...), newest
         first: however many refusals there are, they never push these out. The index reads only the non-refused
         rows (bounded by what was really done), never the refusals in between (unbounded: anyone can be refused)."""
+        # SQLite is told the index; PostgreSQL's planner picks it from the range condition by itself
+        hint = "INDEXED BY audit_by_link_outcome " if self._db.dialect == "sqlite" else ""
         rows = await self._db.fetchall(
-            "SELECT * FROM audit INDEXED BY audit_by_link_outcome "
+            f"SELECT * FROM audit {hint}"  # noqa: S608
             "WHERE link_id = ? AND (outcome < 'refused' OR outcome > 'refused') "
             "ORDER BY created_at DESC, id DESC LIMIT ?", (link_id, limit)
         )

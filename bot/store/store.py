@@ -6,10 +6,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-import aiosqlite
-
-from .db import Database
+from .db import Database, Db
 from .notify_repo import NotifyRepo
 from .repos import (
     AuditRepo,
@@ -24,7 +23,11 @@ from .repos import (
     VoteScheduleRepo,
 )
 
-__all__ = ["Store"]
+__all__ = ["Store", "is_postgres_url"]
+
+
+def is_postgres_url(target: Path | str) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 class Store:
@@ -34,7 +37,7 @@ class Store:
     ``clock`` returns epoch seconds; it stamps created_at / updated_at (inject simcord's virtual time).
     """
 
-    def __init__(self, db: Database, clock: Clock = time.time) -> None:
+    def __init__(self, db: Db, clock: Clock = time.time) -> None:
         self.db = db
         self.clock = clock
         self.settings = GuildSettingsRepo(db, clock)
@@ -50,7 +53,12 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock = time.time) -> Store:
-        """Open and migrate the database at ``path`` (``":memory:"`` for tests)."""
+        """Open and migrate the database at ``path``: a SQLite file (``":memory:"`` for tests) or a
+        ``postgresql://`` URL."""
+        if is_postgres_url(path):
+            from .pg import PgDatabase
+
+            return cls(await PgDatabase.open(str(path)), clock)
         return cls(await Database.open(path), clock)
 
     async def close(self) -> None:
@@ -63,7 +71,7 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Any]:
         """Group several repository calls into one transaction (all or nothing)."""
         async with self.db.transaction() as conn:
             yield conn
