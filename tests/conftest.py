@@ -11,7 +11,8 @@ import threading
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-pytest_plugins = ["tests.support.clock", "tests.support.settings", "tests.support.standin", "tests.support.simcord"]
+pytest_plugins = ["tests.support.clock", "tests.support.postgres", "tests.support.settings", "tests.support.standin",
+                  "tests.support.simcord"]
 
 # CI (CI=true) explores the same hypothesis examples every run, so a submission passes or fails on its own code;
 # a developer's run draws new examples each time and finds what CI would not

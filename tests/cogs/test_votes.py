@@ -10,11 +10,12 @@ import discord
 import pytest
 
 from tests.support.builders import add_members, propose, react_all
+from tests.support.postgres import ON_BOTH_STORES
 from tests.support.settings import VOTE_DEBOUNCE, vote_settings
 from tests.support.simcord import edits, embed_of, fields, outcome, reply_text
 from tests.support.standin import ACTION, APPLY_TIME, CUSTOM_LOG, reached, received_actions
 
-pytestmark = pytest.mark.usefixtures("within_rate_limit")
+pytestmark = [*ON_BOTH_STORES, pytest.mark.usefixtures("within_rate_limit")]
 
 HOUR = 3600
 

@@ -13,11 +13,12 @@ from bot.__main__ import main as cli
 from bot.voting import proposals
 from bot.voting.draw import draw
 from tests.support.builders import add_members, crash_and_restart, propose
+from tests.support.postgres import ON_BOTH_STORES
 from tests.support.settings import VOTE_DEBOUNCE, vote_settings
 from tests.support.simcord import embed_of, fields, message, message_posts, outcome, refusal, reply, reply_text
 from tests.support.standin import APPLY_TIME, FREEZE, reached
 
-pytestmark = pytest.mark.usefixtures("within_rate_limit")
+pytestmark = [*ON_BOTH_STORES, pytest.mark.usefixtures("within_rate_limit")]
 
 WINDOW = 600
 SEED = "5eed" * 16  # a fixed seed: the draw below is known in advance

@@ -7,11 +7,12 @@ import itertools
 import pytest
 
 from tests.support.builders import add_members, propose, react_all
+from tests.support.postgres import ON_BOTH_STORES
 from tests.support.settings import vote_settings
 from tests.support.simcord import edits, embed_of, fields, outcome, reply_text
 from tests.support.standin import APPLY_TIME, CUSTOM_LOG, reached, received_actions
 
-pytestmark = pytest.mark.usefixtures("within_rate_limit")
+pytestmark = [*ON_BOTH_STORES, pytest.mark.usefixtures("within_rate_limit")]
 
 # simcord gives every bot timer a real-time fallback: once a timer's virtual delay has passed in wall-clock time
 # it fires by itself. Hundreds of reactions take tens of wall-clock seconds (simcord settles each one), so the

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from tests.support.builders import add_members, crash_and_restart, propose, react_all, set_reaction
+from tests.support.postgres import ON_BOTH_STORES
 from tests.support.settings import VOTE_DEBOUNCE, vote_settings
 from tests.support.simcord import embed_of, fields, outcome, reply_text
 from tests.support.standin import APPLY_TIME, CUSTOM_LOG, reached
 
-pytestmark = pytest.mark.usefixtures("within_rate_limit")
+pytestmark = [*ON_BOTH_STORES, pytest.mark.usefixtures("within_rate_limit")]
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.actions import Action
 from bot.chastify import ActionLimiter, ChastifyClient, Timeouts
+from bot.config import database_target
 from bot.durations import format_duration, format_signed
 from bot.events import OwnerNotice
 from bot.members import Member, Place
@@ -82,7 +83,7 @@ async def make_rig(tmp_path: Path, chastify: StandIn, clock: FakeClock, *, votes
                "instant_pass": 0, **(votes or {})},
         limits=limits or {},
     )
-    store = await Store.open(settings.storage.database_path, clock=clock)
+    store = await Store.open(database_target(settings), clock=clock)
     assert settings.storage.key is not None
     vault = Vault(settings.storage.key.get_secret_value())
     holder: list[Rig] = []

@@ -14,6 +14,9 @@ from bot.actions import Action, ActionKind
 from bot.chastify import Timeouts
 from bot.members import Member, Place
 from tests.safety.rig import add, history_actions
+from tests.support.postgres import ON_BOTH_STORES
+
+pytestmark = ON_BOTH_STORES
 
 PLACE = Place(1, "Guild 1", 1, "general")
 OWNER = Member(100, "owner100")

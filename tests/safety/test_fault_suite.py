@@ -24,6 +24,9 @@ from tests.safety.rig import (
     summary_of_history,
     summary_of_request,
 )
+from tests.support.postgres import ON_BOTH_STORES
+
+pytestmark = ON_BOTH_STORES
 
 LOCKS = 10
 ROUNDS = 10

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import discord
 
+from tests.support.postgres import ON_BOTH_STORES
 from tests.support.simcord import reply
+
+pytestmark = ON_BOTH_STORES
 
 
 def _fields(message: discord.Message) -> dict[str, str]:

@@ -14,8 +14,11 @@ import discord
 import pytest
 
 from sandbox.chastify import StandIn
+from tests.support.postgres import ON_BOTH_STORES
 from tests.support.simcord import refusal, reply
 from tests.support.standin import applied_actions
+
+pytestmark = ON_BOTH_STORES
 
 WEARER_TOKEN = "dev-token-wearer"  # the stand-in's tokens, not secrets
 KEYHOLDER_TOKEN = "dev-token-keyholder"

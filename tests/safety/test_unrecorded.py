@@ -8,8 +8,11 @@ import sqlite3
 import pytest
 
 from tests.support.builders import crash_and_restart
+from tests.support.postgres import ON_BOTH_STORES
 from tests.support.simcord import reply
 from tests.support.standin import APPLY_TIME
+
+pytestmark = ON_BOTH_STORES
 
 
 def _dms(world) -> list[str]:

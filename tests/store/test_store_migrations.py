@@ -183,3 +183,39 @@ async def test_migration_010_keeps_votes_and_ballots_and_their_cascade(tmp_path:
             >= {"votes_open_by_deadline", "votes_by_link_status", "votes_by_guild_status", "votes_by_proposer"}
         assert await store.links.delete(1)
         assert await store.votes.get(1) is None and await store.ballots.list(1) == []
+
+
+# ---------------------------------------------------------------------------------------------- PostgreSQL
+async def test_postgres_migrates_to_the_same_version_and_the_same_tables_and_columns(pg_server) -> None:
+    """The PostgreSQL migrations are the same versions as SQLite's and end in the same tables, columns and
+    indexes; migrating twice (a second process starting) changes nothing."""
+    from bot.store.pg import PgDatabase, load_pg_migrations
+    from tests.support.postgres import fresh_database
+
+    url = fresh_database(pg_server)
+    assert [m.name for m in load_pg_migrations()] == [m.name for m in load_migrations()]
+    lite = await Database.open(":memory:")
+    pg = await PgDatabase.open(url)
+    again = await PgDatabase.open(url)
+    try:
+        assert await pg.user_version() == await again.user_version() == len(load_migrations())
+        lite_tables = {r["name"] for r in await lite.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        pg_tables = {r["table_name"] for r in await pg.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")} - {"schema_version"}
+        assert pg_tables == lite_tables
+        for table in sorted(lite_tables):
+            lite_cols = {r["name"]: bool(r["notnull"]) or bool(r["pk"])
+                         for r in await lite.fetchall(f"PRAGMA table_info({table})")}
+            pg_cols = {r["column_name"]: r["is_nullable"] == "NO" for r in await pg.fetchall(
+                "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = ?", (table,))}
+            assert pg_cols == lite_cols, table
+        lite_indexes = {r["name"] for r in await lite.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")}
+        pg_indexes = {r["indexname"] for r in await pg.fetchall(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+        assert lite_indexes <= pg_indexes
+    finally:
+        await lite.close()
+        await pg.close()
+        await again.close()

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 
 import pytest
 
 from bot.store import BallotChange, GuildSettings, Store
 from bot.store.models import Tally
+from bot.store.repos import INTEGRITY_ERRORS
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.asyncio
@@ -153,7 +153,7 @@ async def test_link_delete_cascades_but_keeps_outbox_and_audit(store: Store) -> 
 
 
 async def test_foreign_keys_are_enforced(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await store.trust.add(12345, "member", 1)
 
 
@@ -188,7 +188,7 @@ async def test_vote_create_get_and_message(store: Store, clock: FakeClock) -> No
     assert await store.votes.set_message(vote_id, 9001)
     assert (await store.votes.get_by_message(9001)) == await store.votes.get(vote_id)
     other = await make_vote(store, link_id)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await store.votes.set_message(other, 9001)
     assert await store.votes.set_message(other, 9002, channel_id=301)
     moved = await store.votes.get(other)
@@ -481,3 +481,15 @@ async def test_concurrent_transactions_do_not_interleave(store: Store) -> None:
     trust = await store.trust.list(link_id)
     assert sorted(t.target_id for t in trust if t.kind == "member") == [0, 2, 4, 6, 8]
     assert sorted(t.target_id for t in trust if t.kind == "role") == [0, 2, 4, 6, 8]
+
+
+async def test_audit_actions_leave_out_refusals_however_many(store: Store, clock: FakeClock) -> None:
+    link_id = await make_link(store)
+    await store.audit.add(guild_id=1, link_id=link_id, source="direct", action_summary="+1h", outcome="applied")
+    for _ in range(30):
+        clock.advance(1)
+        await store.audit.add(guild_id=1, link_id=link_id, source="vote", action_summary="+9h", outcome="refused")
+    clock.advance(1)
+    await store.audit.add(guild_id=1, link_id=link_id, source="direct", action_summary="freeze", outcome="failed")
+    assert [e.action_summary for e in await store.audit.list_actions_for_link(link_id, limit=5)] == ["freeze", "+1h"]
+    assert len(await store.audit.list_refusals_for_link(link_id)) == 30

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 
 from bot.config import Settings, load_settings
 from sandbox.chastify import StandIn
+from tests.support.postgres import current_database
 
 # the vote tests' tally debounce: longer than simcord's settle horizon (5 s), so that after the first edit a burst
 # of reactions is shown only when a test advances the virtual clock, never by a real-time wait
@@ -35,6 +36,8 @@ def make_settings(tmp_path: Path, chastify: StandIn | str, monkeypatch: pytest.M
     base_url = chastify if isinstance(chastify, str) else chastify.base_url
     sections: dict[str, dict[str, Any]] = {
         "storage": {"database_path": tmp_path / "data" / "bot.db", "key": Fernet.generate_key().decode()},
+        # a test run on both stores (``tests.support.postgres``) gets its PostgreSQL database here
+        "database": {"url": current_database()},
         "chastify": {"base_url": base_url, "max_retries": 2},
         "votes": {"min_account_age_days": 0, "tally_debounce_seconds": 2.0},
     }
