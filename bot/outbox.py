@@ -235,6 +235,8 @@ class Outbox:
         if claimed is None:
             current = await self.store.outbox.get(entry_id)
             assert current is not None
+            if current.status == "pending":  # the lock was paused (by any process) right before the claim
+                return await self._withdraw(link, current, "cancelled", "the lock is paused (safeword)")
             return SendResult(entry_id, _final(current.status), f"already {current.status}")
         entry = claimed
         try:

@@ -951,11 +951,15 @@ class OutboxRepo(_Repo):
 
     async def claim(self, entry_id: int) -> OutboxEntry | None:
         """'pending' -> 'sent' and count an attempt. Returns the claimed entry when this caller may now send it,
-        None when it was not pending (one statement: compare-and-set and read together). Synced to disk before
-        it returns: after a power loss the entry is 'sent' (so never sent again), not 'pending'."""
+        None when it was not pending or its lock is paused (one statement: the compare-and-set, the lock's pause
+        as the database has it, and the read together, so a safeword said by ANY process before the claim is
+        always seen). Synced to disk before it returns: after a power loss the entry is 'sent' (so never sent
+        again), not 'pending'."""
         rows = await self._db.returning(
             "UPDATE outbox SET status = 'sent', updated_at = ?, attempts = attempts + 1 "
-            "WHERE id = ? AND status = 'pending' RETURNING *", (self._clock(), entry_id), durable=True)
+            "WHERE id = ? AND status = 'pending' "
+            "AND NOT EXISTS (SELECT 1 FROM lock_pauses WHERE lock_pauses.lock_id = outbox.lock_id) RETURNING *",
+            (self._clock(), entry_id), durable=True)
         return from_row(OutboxEntry, rows[0]) if rows else None
 
     async def list_by_status(

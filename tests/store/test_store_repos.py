@@ -493,3 +493,18 @@ async def test_audit_actions_leave_out_refusals_however_many(store: Store, clock
     await store.audit.add(guild_id=1, link_id=link_id, source="direct", action_summary="freeze", outcome="failed")
     assert [e.action_summary for e in await store.audit.list_actions_for_link(link_id, limit=5)] == ["freeze", "+1h"]
     assert len(await store.audit.list_refusals_for_link(link_id)) == 30
+
+
+async def test_an_entry_of_a_paused_lock_is_never_claimed(store: Store) -> None:
+    """The claim reads the lock's pause in the same statement: a safeword said in another process (its row in
+    lock_pauses) is seen by every process's next claim, and lifting it lets the entry go again."""
+    link_id = await make_link(store)
+    entry_id = await store.outbox.enqueue(
+        link_id=link_id, lock_id=LOCK_A, guild_id=1, source="direct", action_json="{}", idempotency_key="d-1")
+    assert await store.consent.pause(LOCK_A, 10, 1)
+    assert await store.outbox.claim(entry_id) is None
+    entry = await store.outbox.get(entry_id)
+    assert entry is not None and entry.status == "pending" and entry.attempts == 0
+    assert await store.consent.unpause(LOCK_A, 10)
+    claimed = await store.outbox.claim(entry_id)
+    assert claimed is not None and claimed.status == "sent"
