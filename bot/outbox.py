@@ -206,6 +206,13 @@ class Outbox:
             return 0.0
         return self.client.limiter.wait_time(key, slots=2)
 
+    def _queued_for_budget(self, entry_id: int, wait: float) -> SendResult:
+        delay = max(1.0, wait)
+        self._schedule_retry(entry_id, delay)
+        return SendResult(entry_id, "pending", f"This lock has used its Chastify budget of "
+                          f"{self.client.limiter.per_minute} actions a minute; it is queued and will be "
+                          f"sent in about {format_duration(max(1, int(delay + 0.999)))}.", retry_after=delay)
+
     async def _send(self, entry_id: int) -> SendResult:
         """One send attempt, under the lock's send lock: ask the lock's consent again, claim only when the
         request goes out now, and send it guarded."""
@@ -223,14 +230,14 @@ class Outbox:
             return await self._withdraw(link, entry, "cancelled", "the owner linked another lock")
         wait = self._budget_wait(link)
         if wait > 0:
-            delay = max(1.0, wait)
-            self._schedule_retry(entry_id, delay)
-            return SendResult(entry_id, "pending", f"This lock has used its Chastify budget of "
-                              f"{self.client.limiter.per_minute} actions a minute; it is queued and will be "
-                              f"sent in about {format_duration(max(1, int(delay + 0.999)))}.", retry_after=delay)
+            return self._queued_for_budget(entry_id, wait)
         decision = await self.consent.judge(link, payload.action, entry.source, exclude_id=entry.id)
         if not decision.allowed:
             return await self._withdraw(link, entry, "refused", decision.reason)
+        # the lock's budget as every process shares it (shards acting on one lock): the action and its log
+        wait = await self.store.outbox.reserve_budget(link.lock_id, 2, per_minute=self.client.limiter.per_minute)
+        if wait > 0:
+            return self._queued_for_budget(entry_id, wait)
         claimed = await self.store.outbox.claim(entry_id)
         if claimed is None:
             current = await self.store.outbox.get(entry_id)

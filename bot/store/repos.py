@@ -949,6 +949,25 @@ class OutboxRepo(_Repo):
         )
         return changed > 0
 
+    async def reserve_budget(self, lock_id: str, slots: int, *, per_minute: int, window: float = 60.0) -> float:
+        """Take ``slots`` of the lock's shared per-minute budget (every process's sends count): 0.0 when taken,
+        else the seconds until they are free (nothing taken). One transaction, serialised per lock across
+        processes (SQLite's BEGIN IMMEDIATE locks the file; PostgreSQL takes an advisory lock on the lock)."""
+        now = self._clock()
+        async with self._db.transaction():
+            if self._db.dialect == "postgres":
+                await self._db.fetchone("SELECT pg_advisory_xact_lock(hashtext(?))", (lock_id,))
+            await self._db.execute("DELETE FROM lock_sends WHERE lock_id = ? AND at <= ?", (lock_id, now - window))
+            rows = await self._db.fetchall(
+                "SELECT at FROM lock_sends WHERE lock_id = ? ORDER BY at", (lock_id,))
+            taken = [float(r[0]) for r in rows]
+            slots = max(1, min(slots, per_minute))
+            if len(taken) + slots <= per_minute:
+                await self._db.executemany("INSERT INTO lock_sends (lock_id, at) VALUES (?, ?)",
+                                           [(lock_id, now)] * slots)
+                return 0.0
+            return max(0.001, taken[len(taken) - per_minute + slots - 1] + window - now)
+
     async def claim(self, entry_id: int) -> OutboxEntry | None:
         """'pending' -> 'sent' and count an attempt. Returns the claimed entry when this caller may now send it,
         None when it was not pending or its lock is paused (one statement: the compare-and-set, the lock's pause

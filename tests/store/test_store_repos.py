@@ -508,3 +508,18 @@ async def test_an_entry_of_a_paused_lock_is_never_claimed(store: Store) -> None:
     assert await store.consent.unpause(LOCK_A, 10)
     claimed = await store.outbox.claim(entry_id)
     assert claimed is not None and claimed.status == "sent"
+
+
+async def test_the_shared_lock_budget_never_lets_more_than_the_limit_through_in_a_minute(store: Store,
+                                                                                          clock: FakeClock) -> None:
+    """Two processes reserving on one lock share one budget: 20 slots a minute in all, each slot free again a
+    minute after it was taken; another lock has its own."""
+    for _ in range(10):
+        assert await store.outbox.reserve_budget(LOCK_A, 2, per_minute=20) == 0.0
+        clock.advance(1)
+    wait = await store.outbox.reserve_budget(LOCK_A, 2, per_minute=20)
+    assert wait == pytest.approx(50.0)  # the first two slots, taken 10 s ago, are free in 50 s
+    assert await store.outbox.reserve_budget(LOCK_B, 2, per_minute=20) == 0.0
+    clock.advance(50)
+    assert await store.outbox.reserve_budget(LOCK_A, 2, per_minute=20) == 0.0
+    assert await store.outbox.reserve_budget(LOCK_A, 2, per_minute=20) > 0
