@@ -64,11 +64,19 @@ class ChastifyBot(commands.Bot):
     core: Core
 
     def __init__(self, settings: Settings, *, clock: Clock = discord_clock, new_key: bool = False) -> None:
+        discord_settings = settings.discord
+        shard_options: dict[str, Any] = {}
+        if isinstance(self, commands.AutoShardedBot):
+            shard_options = {"shard_count": discord_settings.shard_count, "shard_ids": discord_settings.shard_ids}
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # every event the bot reads is a raw one (reactions, deletes) and it fetches what it needs: discord.py's
+            # default cache of 1,000 messages would only cost memory and a scan per event
+            max_messages=None,
+            **shard_options,
         )
         self.settings = settings
         self.clock = clock
@@ -109,11 +117,19 @@ class ChastifyBot(commands.Bot):
             await super().close()
 
 
+class ShardedChastifyBot(ChastifyBot, commands.AutoShardedBot):
+    """The bot running ``discord.shard_ids`` of ``discord.shard_count`` shards in one process (discord.py's
+    AutoShardedBot); the guilds it owns are those on its shards (``bot.shards``)."""
+
+
 def create_bot(settings: Settings, **kwargs: Any) -> ChastifyBot:
-    """The bot for these settings. ``discord.api_base`` points discord.py at another Discord API root."""
+    """The bot for these settings: sharded when ``discord.shard_count`` is set. ``discord.api_base`` points
+    discord.py at another Discord API root."""
     base = settings.discord.api_base.rstrip("/")
     if base != "https://discord.com/api":
         discord.http.Route.BASE = base
+    if settings.discord.shard_count is not None:
+        return ShardedChastifyBot(settings, **kwargs)
     return ChastifyBot(settings, **kwargs)
 
 

@@ -25,7 +25,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import (
@@ -35,6 +35,8 @@ from pydantic_settings import (
     SettingsError,
     TomlConfigSettingsSource,
 )
+
+from bot.shards import Shards
 
 __all__ = [
     "CONFIG_PATH_ENV",
@@ -64,7 +66,7 @@ DISCORD_TOKEN_ENV = "DISCORD_TOKEN"  # noqa: S105
 EXTRA_ENV_ALLOWED = frozenset({CONFIG_PATH_ENV})
 
 # Keys whose values must never appear in an error message.
-_SECRET_KEYS = frozenset({"discord.token", "storage.key"})
+_SECRET_KEYS = frozenset({"discord.token", "storage.key", "database.url"})  # the URL may hold a password
 
 
 # How long a vote may run, in seconds: the one place for the bounds (config, `/chastify settings`, proposals).
@@ -104,10 +106,39 @@ class DiscordSettings(BaseModel):
         description="Discord application id, used to print the invite URL.",
     )
 
+    shard_count: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many shards the bot runs as, in all processes together (unset: one connection, not "
+        "sharded). Several processes need database.url (PostgreSQL).",
+    )
+    shard_ids: list[int] | None = Field(
+        default=None,
+        description="The shards THIS process runs, e.g. [0, 1] (unset: all of shard_count). Each guild's votes "
+        "and schedules run in the process that owns its shard.",
+    )
+
     @field_validator("token", mode="before")
     @classmethod
     def _blank_token_is_unset(cls, value: object) -> object:
         return _blank_to_none(value)
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_fit(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        # a field validator (not one of the whole table): its error quotes only the shard ids, never the token
+        if value is None:
+            return None
+        count = info.data.get("shard_count")
+        if count is None:
+            raise ValueError("discord.shard_ids needs discord.shard_count (how many shards in all)")
+        if not value or len(set(value)) != len(value) or any(not 0 <= i < count for i in value):
+            raise ValueError(f"discord.shard_ids must be distinct shard numbers from 0 to {count - 1}, e.g. [0]")
+        return value
+
+    @property
+    def shards(self) -> Shards:
+        return Shards(self.shard_count, tuple(self.shard_ids) if self.shard_ids is not None else None)
 
     @field_validator("api_base")
     @classmethod

@@ -477,6 +477,9 @@ class Notifier:
             return None
         if self.limiter.remaining(limiter_key(token, lock_id)) <= self.reserve:
             return self._later(lock_id, user_id, now)  # the budget belongs to actions first
+        # the lock's budget as every bot process shares it: a notification takes a slot too
+        if await self.store.outbox.reserve_budget(lock_id, 1, per_minute=self.limiter.per_minute) > 0:
+            return self._later(lock_id, user_id, now)
         note = chastify_message(items, prefs.timezone, _TARGETS[prefs.chastify])
         # guarded: never waits on the limiter, never retried after a 429; the guard itself never refuses
         api = self.client.dev(token, lock_id, guard=lambda: None)

@@ -74,7 +74,12 @@ class Outbox:
     token or lock is gone, through ``events`` (:class:`ActionFinished`, :class:`LinkGone`)."""
 
     def __init__(self, store: Store, client: ChastifyClient, vault: Vault, clock: Clock, consent: Consent,
-                 events: Events, *, sleep: Sleep = asyncio.sleep) -> None:
+                 events: Events, *, sleep: Sleep = asyncio.sleep,
+                 owns_guild: Callable[[int], bool] = lambda _guild_id: True) -> None:
+        """``owns_guild``: whether this process owns a guild's shard (``bot.shards``); :meth:`recover` finishes
+        only the entries of guilds it owns, so a crashed process's entries are reconciled once, by their guild's
+        next owner."""
+        self.owns_guild = owns_guild
         self.store = store
         self.client = client
         self.vault = vault
@@ -129,7 +134,10 @@ class Outbox:
         current state); logs not yet written are written; pending entries are sent. Returns (uncertain, resent).
         """
         uncertain = 0
+        mine = self.owns_guild
         for entry in await self.store.outbox.list_by_status("sent"):
+            if not mine(entry.guild_id):
+                continue
             link = await self._link_of(entry)
             async with self.store.transaction():
                 moved = await self.store.outbox.transition(
@@ -150,8 +158,11 @@ class Outbox:
                     f"The bot restarted while **{action.shown()}** was being sent to Chastify: it may or may "
                     f"not have been applied, so it was not sent again.{_state_text(session)}", session=session))
         for entry in await self.store.outbox.list_by_log_state("sending"):
-            await self.store.outbox.set_log_state(entry.id, "sending", "unknown")
+            if mine(entry.guild_id):
+                await self.store.outbox.set_log_state(entry.id, "sending", "unknown")
         for entry in await self.store.outbox.list_by_log_state("pending"):
+            if not mine(entry.guild_id):
+                continue
             link = await self._link_of(entry)
             try:
                 api = self._api(link) if link is not None and link.state == "active" else None
@@ -161,7 +172,7 @@ class Outbox:
                 await self._write_log(api, entry)
             else:
                 await self.store.outbox.set_log_state(entry.id, "pending", "failed")
-        pending = await self.store.outbox.list_by_status("pending")
+        pending = [e for e in await self.store.outbox.list_by_status("pending") if mine(e.guild_id)]
         for entry in pending:
             await self.send(entry.id)
         return uncertain, len(pending)

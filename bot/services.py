@@ -77,10 +77,11 @@ class Core:
         self.history_log = History(linking=self.linking, **shared)
 
     async def aclose(self) -> None:
-        """Stop listening and let background work finish (the outbox is closed by whoever built it)."""
+        """Stop listening and let background work finish, for a few seconds at most (the outbox is closed by
+        whoever built it)."""
         self.linking.aclose()
         self.acting.aclose()
-        await self.holders.settle()
+        await self.holders.settle(wait_at_most=5.0)
 
     async def settle(self) -> None:
         """Wait for background work (the safeword's log line) to finish."""

@@ -33,7 +33,8 @@ def build_core(settings: Settings, *, store: Store, vault: Vault, client: Chasti
     retry (tests pass a fake clock's)."""
     events = Events()
     consent = Consent(store, settings.limits, clock)
-    outbox = Outbox(store, client, vault, clock, consent, events, sleep=sleep)
+    outbox = Outbox(store, client, vault, clock, consent, events, sleep=sleep,
+                    owns_guild=settings.discord.shards.owns)
     return Core(settings=settings, store=store, vault=vault, client=client, limiter=limiter, clock=clock,
                 consent=consent, outbox=outbox, events=events,
                 presence=presence if presence is not None else NoPresence())

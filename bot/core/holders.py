@@ -146,7 +146,17 @@ class Holders(Part):
 
     async def note_on_lock(self, link: Link, title: str, description: str) -> bool:
         """One line in the lock's Chastify history, for something that is not an action (a pause, a veto).
-        Best effort: what it reports is already in force. True when Chastify took it."""
+        Best effort: what it reports is already in force. True when Chastify took it. It takes a slot of the
+        lock's budget that every bot process shares, waiting (in the background it runs in) for one if needed."""
+        for _ in range(3):
+            wait = await self.store.outbox.reserve_budget(link.lock_id, 1, per_minute=self.limiter.per_minute)
+            if wait <= 0:
+                break
+            await asyncio.sleep(min(wait, 60.0))
+        else:
+            log.warning("lock log not written: no room in the lock's budget",
+                        extra={"guild": link.guild_id, "lock": link.lock_id})
+            return False
         try:
             api = self.client.dev(self.vault.decrypt(link.token_ciphertext), link.lock_id)
             await api.custom_log(CustomLog(title=title, role="extension", description=description))
@@ -170,7 +180,13 @@ class Holders(Part):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def settle(self) -> None:
-        """Wait for background work (the safeword's log line) to finish."""
+    async def settle(self, wait_at_most: float | None = None) -> None:
+        """Wait for background work (the safeword's log line) to finish; with ``wait_at_most`` (seconds), at most
+        that long, then stop what is left (a log line still waiting for room in the lock's budget is not written)."""
+        if wait_at_most is not None and self._background:
+            _, left = await asyncio.wait(list(self._background), timeout=wait_at_most)
+            for task in left:
+                log.warning("a lock log line was not written: the bot stopped while it waited")
+                task.cancel()
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)

@@ -121,6 +121,9 @@ class _ReadCache(Generic[_V]):
     again once it has committed or rolled back; deleting a link also drops the votes cache (its votes go with
     it). A read is kept only if no write of the table began meanwhile (the generation did not move) and it did
     not run inside a transaction (which could still roll back).
+
+    On PostgreSQL nothing is kept: several bot processes (shards) write the same rows, and a vote cancelled by
+    another process's safeword must read as cancelled here at once.
     """
 
     _of_db: ClassVar[weakref.WeakKeyDictionary[Db, dict[str, _ReadCache[Any]]]] = weakref.WeakKeyDictionary()
@@ -143,7 +146,7 @@ class _ReadCache(Generic[_V]):
         return self._generation
 
     def keep(self, generation: int, key: Hashable, value: _V) -> None:
-        if generation == self._generation and not self._db._holds_transaction():
+        if generation == self._generation and not self._db._holds_transaction() and self._db.dialect == "sqlite":
             self._rows[key] = value
 
     def forget(self, key: Hashable = _MISS) -> None:

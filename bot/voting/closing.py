@@ -186,7 +186,10 @@ class Closing:
         vote's, so an action already recorded is never recorded again); a board is closed as it stands (every
         application was recorded before it was sent). Returns their ids, to be shown."""
         finished = []
+        mine = self.core.settings.discord.shards.owns
         for vote in await self.store.votes.list_open(statuses="applying"):
+            if not mine(vote.guild_id):
+                continue
             try:
                 if await self._finish_one(vote):
                     finished.append(vote.id)

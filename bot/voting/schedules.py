@@ -195,8 +195,9 @@ class Schedules:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Every stored schedule on the timer; openings missed while the bot was down come due at once."""
+        mine = self.core.settings.discord.shards.owns  # a guild's schedules run in the process owning its shard
         for s in await self.store.schedules.list_all():
-            if s.next_at is not None:
+            if s.next_at is not None and mine(s.guild_id):
                 self.timer.schedule(s.next_at, s.id, "deadline")
         self.timer.start()
 

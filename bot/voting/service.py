@@ -420,7 +420,8 @@ class VoteService:
     async def load(self) -> list[OpenVote]:
         """At start: every open vote back in memory with its deadline scheduled (its ballots stay in SQLite
         until needed). Nothing is acted on until :meth:`start`."""
-        loaded = [self._remember(vote) for vote in await self.store.votes.list_open()]
+        mine = self.core.settings.discord.shards.owns  # a guild's votes run in the process owning its shard
+        loaded = [self._remember(vote) for vote in await self.store.votes.list_open() if mine(vote.guild_id)]
         self.catching_up.loaded(loaded)
         return loaded
 
