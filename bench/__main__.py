@@ -68,14 +68,18 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                      "unit": "ratio", "baseline": f"ceiling {_fmt(ceiling)} rows/s", "ratio": changes / ceiling,
                      "target": None, "met": None})
     if "latency" in results:
-        runs = results["latency"]["runs"]
-        for way, attr in (("instant pass", "instant_ms"), ("deadline", "deadline_ms")):
-            samples = [x for run in runs for x in getattr(run, attr)]
-            p50, p99 = percentile(samples, 50), percentile(samples, 99)
-            rows.append({"name": f"2. decision latency ({way}) p50, {len(samples)} samples", "value": p50,
-                         "unit": "ms", "baseline": None, "ratio": None, "target": "<= 5 ms", "met": p50 <= 5})
-            rows.append({"name": f"2. decision latency ({way}) p99", "value": p99, "unit": "ms", "baseline": None,
-                         "ratio": None, "target": "<= 20 ms", "met": p99 <= 20})
+        for store, key in (("SQLite", "runs"), ("PostgreSQL", "postgres")):
+            runs = results["latency"].get(key, [])
+            if not runs:
+                continue
+            for way, attr in (("instant pass", "instant_ms"), ("deadline", "deadline_ms")):
+                samples = [x for run in runs for x in getattr(run, attr)]
+                p50, p99 = percentile(samples, 50), percentile(samples, 99)
+                rows.append({"name": f"2. decision latency, {store} ({way}) p50, {len(samples)} samples",
+                             "value": p50, "unit": "ms", "baseline": None, "ratio": None, "target": "<= 5 ms",
+                             "met": p50 <= 5})
+                rows.append({"name": f"2. decision latency, {store} ({way}) p99", "value": p99, "unit": "ms",
+                             "baseline": None, "ratio": None, "target": "<= 20 ms", "met": p99 <= 20})
     if "economy" in results:
         runs = results["economy"]["runs"]
         most = max(x.max_per_lock_minute for x in runs)
@@ -149,11 +153,13 @@ def report(results: dict[str, Any], *, command: str, seconds: float, runs: int) 
         lines.append(f"Latency: {s.open_votes:,} votes open on {s.locks} locks in {s.guilds} guilds; the stand-in "
                      "in its own process.")
         lines.append("")
-        lines.append("| run | instant p50 ms | instant p99 ms | deadline p50 ms | deadline p99 ms |")
-        lines.append("|---|---|---|---|---|")
-        for i, x in enumerate(results["latency"]["runs"]):
-            lines.append(f"| {i + 1} | {percentile(x.instant_ms, 50):.2f} | {percentile(x.instant_ms, 99):.2f} | "
-                         f"{percentile(x.deadline_ms, 50):.2f} | {percentile(x.deadline_ms, 99):.2f} |")
+        lines.append("| run | store | instant p50 ms | instant p99 ms | deadline p50 ms | deadline p99 ms |")
+        lines.append("|---|---|---|---|---|---|")
+        for store, key in (("SQLite", "runs"), ("PostgreSQL", "postgres")):
+            for i, x in enumerate(results["latency"].get(key, [])):
+                lines.append(f"| {i + 1} | {store} | {percentile(x.instant_ms, 50):.2f} | "
+                             f"{percentile(x.instant_ms, 99):.2f} | {percentile(x.deadline_ms, 50):.2f} | "
+                             f"{percentile(x.deadline_ms, 99):.2f} |")
         lines.append("")
     if "economy" in results:
         s = results["economy"]["size"]

@@ -26,7 +26,8 @@ BENCH_KEY = Fernet.generate_key().decode()
 
 
 def bench_settings(db_path: Path, chastify_url: str = "http://127.0.0.1:9", *, key: str | None = None,
-                   limits: dict[str, Any] | None = None, **votes: Any) -> Settings:
+                   limits: dict[str, Any] | None = None, database_url: str | None = None, **votes: Any) -> Settings:
+    """``database_url``: PostgreSQL instead of the SQLite file at ``db_path``."""
     for name in ("DISCORD_TOKEN", "CHASTIFY_BOT_CONFIG"):
         os.environ.pop(name, None)
     vote_settings = {"min_account_age_days": 7, "tally_debounce_seconds": 2.0, **votes}
@@ -35,6 +36,7 @@ def bench_settings(db_path: Path, chastify_url: str = "http://127.0.0.1:9", *, k
         storage={"database_path": db_path, "key": key or BENCH_KEY},
         chastify={"base_url": chastify_url, "max_retries": 2},
         votes=vote_settings,
+        database={"url": database_url},
         **({"limits": limits} if limits else {}),
     )
 

@@ -1,6 +1,7 @@
 """Scenario 2: decision latency.
 
-The real bot (every cog, SQLite on a temp file) runs in simcord with ``open_votes`` votes open across ``locks``
+The real bot (every cog; SQLite on a temp file, and PostgreSQL on a local server, runs alternated) runs in
+simcord with ``open_votes`` votes open across ``locks``
 locks on the Chastify stand-in (real loopback HTTP). ``samples`` of those votes are decided one at a time:
 
 - instant pass: the deciding ✅ (the ``instant_pass``-th) enters discord.py's real parser at t0;
@@ -29,6 +30,7 @@ from bench.remote import RemoteStandIn
 from bench.world import World, emoji_payload, link_locks, make_guilds, member_payload, post_messages, voter_id
 from bot.actions import Action, ActionKind
 from bot.app import create_bot
+from sandbox.postgres import fresh_database, shared_postgres
 
 ACTION_PATH = "/api/apps/v1/lock/apply-time"
 LOG_PATH = "/api/apps/v1/logs/custom"
@@ -72,6 +74,34 @@ def _stamp(chastify: RemoteStandIn, lock_id: str, start: int) -> float:
     return action[0].received_perf
 
 
+async def _stamped(env: Any, service: Any, chastify: RemoteStandIn, lock_id: str, start: int) -> float:
+    """:func:`_stamp` once the decision's action and log have reached the stand-in. On PostgreSQL the bot waits on
+    a socket, which simcord's settle cannot see, so the bot may still be working when it settles: poll (10 s at
+    most, then the assertion says what arrived)."""
+    give_up = time.monotonic() + 10
+    while True:
+        await _quiet(env, service)
+        try:
+            return _stamp(chastify, lock_id, start)
+        except AssertionError:
+            if time.monotonic() > give_up:
+                raise
+        await asyncio.sleep(0.001)
+
+
+async def _counted(env: Any, service: Any, vote_id: int, ballots: int) -> None:
+    """The vote's earlier ballots are all counted (and the bot idle) before the deciding one's t0."""
+    give_up = time.monotonic() + 10
+    while True:
+        await _quiet(env, service)
+        ov = service.open.get(vote_id)
+        if ov is not None and ov.voters is not None and ov.tally.votes_for == ballots:
+            return
+        if time.monotonic() > give_up:
+            raise AssertionError(f"vote {vote_id}: {ballots} ballots were never counted")
+        await asyncio.sleep(0.001)
+
+
 async def _quiet(env: Any, service: Any) -> None:
     """Nothing of the bot's is still running: no vote closing (its action and custom log sent), no tally being
     redrawn. Polled on the event loop only, so nothing blocks the bot while a sample runs."""
@@ -81,8 +111,10 @@ async def _quiet(env: Any, service: Any) -> None:
     await env.settle(timeout=30)
 
 
-async def once(size: LatencySize, *, workdir: Path, chastify: RemoteStandIn) -> LatencyRun:
-    settings = bench_settings(workdir / "bot.db", chastify.base_url, quorum=size.instant_pass,
+async def once(size: LatencySize, *, workdir: Path, chastify: RemoteStandIn,
+               database_url: str | None = None) -> LatencyRun:
+    settings = bench_settings(workdir / "bot.db", chastify.base_url, database_url=database_url,
+                              quorum=size.instant_pass,
                               instant_pass=size.instant_pass, max_open_per_lock=1000, proposal_cooldown_seconds=0,
                               window_seconds=7 * 86400, tally_debounce_seconds=0.0)
     bot = create_bot(settings)
@@ -144,12 +176,11 @@ async def _run(size: LatencySize, bot: Any, env: Any, chastify: RemoteStandIn) -
         g = guild_of[i]
         for voter in range(size.instant_pass - 1):
             add(_reaction(world, i, g, voter, "✅"))
-        await _quiet(env, service)
+        await _counted(env, service, vote_ids[i], size.instant_pass - 1)
         start = chastify.count()
         t0 = time.perf_counter()
         add(_reaction(world, i, g, size.instant_pass - 1, "✅"))
-        await _quiet(env, service)
-        instant.append((_stamp(chastify, fakes[i % size.locks], start) - t0) * 1000)
+        instant.append((await _stamped(env, service, chastify, fakes[i % size.locks], start) - t0) * 1000)
     for i in deadline_samples:
         g = guild_of[i]
         for voter in range(size.instant_pass):
@@ -159,8 +190,8 @@ async def _run(size: LatencySize, bot: Any, env: Any, chastify: RemoteStandIn) -
         start = chastify.count()
         now = env.now().timestamp()
         await env.advance_time(max(0.0, deadlines[i] - now) + 0.5)  # just past it
-        await _quiet(env, service)
-        deadline.append((_stamp(chastify, fakes[i % size.locks], start) - started[vote_ids[i]]) * 1000)
+        stamp = await _stamped(env, service, chastify, fakes[i % size.locks], start)
+        deadline.append((stamp - started[vote_ids[i]]) * 1000)
     return LatencyRun(instant, deadline)
 
 
@@ -187,16 +218,22 @@ async def _propose_all(size: LatencySize, world: World, service: Any, links: lis
         embeds.append(vote_embed(await service.snapshot(ov.id), bot))
 
 
+STORES = ("sqlite", "postgres")
+
+
 def run(size: LatencySize = LatencySize(), runs: int = 3, log: Any = print) -> dict[str, Any]:
-    out: list[LatencyRun] = []
+    """``runs`` runs on each store, alternated; returns ``{"size", "runs": SQLite's, "postgres": PostgreSQL's}``."""
+    out: dict[str, list[LatencyRun]] = {store: [] for store in STORES}
     with quiet_logs(), scratch_dir("latency") as root:
         for i in range(runs):
-            with RemoteStandIn() as chastify:
-                work = root / f"run{i}"
-                work.mkdir()
-                r = asyncio.run(once(size, workdir=work, chastify=chastify))
-            out.append(r)
-            log(f"  latency run {i + 1}/{runs}: instant pass p50 {percentile(r.instant_ms, 50):.2f} ms "
-                f"p99 {percentile(r.instant_ms, 99):.2f} ms; deadline p50 {percentile(r.deadline_ms, 50):.2f} ms "
-                f"p99 {percentile(r.deadline_ms, 99):.2f} ms")
-    return {"size": size, "runs": out}
+            for store in STORES:
+                with RemoteStandIn() as chastify:
+                    work = root / f"{store}{i}"
+                    work.mkdir()
+                    url = fresh_database(shared_postgres()) if store == "postgres" else None
+                    r = asyncio.run(once(size, workdir=work, chastify=chastify, database_url=url))
+                out[store].append(r)
+                log(f"  latency run {i + 1}/{runs} ({store}): instant pass p50 "
+                    f"{percentile(r.instant_ms, 50):.2f} ms p99 {percentile(r.instant_ms, 99):.2f} ms; deadline "
+                    f"p50 {percentile(r.deadline_ms, 50):.2f} ms p99 {percentile(r.deadline_ms, 99):.2f} ms")
+    return {"size": size, "runs": out["sqlite"], "postgres": out["postgres"]}
