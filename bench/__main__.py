@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import economy, ingest, latency, recovery
+from bench import economy, guilds, ingest, latency, recovery
 from bench.common import machine, median, percentile
 
-SCENARIOS = ("ingest", "latency", "economy", "recovery")
+SCENARIOS = ("ingest", "latency", "economy", "recovery", "guilds")
 
 
 def _fmt(x: float, digits: int = 0) -> str:
@@ -45,6 +45,9 @@ def run_all(size: str, runs: int, only: list[str], log: Any = print) -> dict[str
     if "recovery" in only:
         log("scenario 4: recovery")
         out["recovery"] = recovery.run(recovery.TINY if tiny else recovery.RecoverySize(), runs=runs, log=log)
+    if "guilds" in only:
+        log("scenario 6: memory per 1,000 guilds")
+        out["guilds"] = guilds.run(guilds.TINY if tiny else guilds.GuildsSize(), runs=runs, log=log)
     return out
 
 
@@ -103,6 +106,12 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"name": "4. recovery: peak RSS", "value": rss, "unit": "MiB",
                      "baseline": f"bare bot {bare_rss:.1f} MiB", "ratio": rss / bare_rss, "target": "<= 150 MiB",
                      "met": rss <= 150})
+    if "guilds" in results:
+        r = results["guilds"]
+        real, bare = median(r["real"]), median(r["bare"])
+        rows.append({"name": "6. memory per 1,000 guilds (RSS growth, simcord's model of them included)",
+                     "value": real, "unit": "MiB", "baseline": f"bare bot {bare:.1f} MiB",
+                     "ratio": real / bare if bare else None, "target": None, "met": None})
     return rows
 
 
@@ -186,6 +195,17 @@ def report(results: dict[str, Any], *, command: str, seconds: float, runs: int) 
         for i, (b, x) in enumerate(zip(r["bare"], r["real"], strict=True)):
             lines.append(f"| {i + 1} | {b['ready_s']:.3f} | {b['rss_kib'] / 1024:.1f} | {x['ready_s']:.3f} | "
                          f"{x['rss_kib'] / 1024:.1f} |")
+        lines.append("")
+    if "guilds" in results:
+        r = results["guilds"]
+        s = r["size"]
+        lines.append(f"Memory: {s.guilds:,} guilds of {s.channels} channels and {s.members} members handed to a bot "
+                     "in a fresh process; RSS growth from ready with none to ready with them, per 1,000 guilds.")
+        lines.append("")
+        lines.append("| run | bare MiB / 1,000 guilds | real MiB / 1,000 guilds |")
+        lines.append("|---|---|---|")
+        for i, (b, x) in enumerate(zip(r["bare"], r["real"], strict=True)):
+            lines.append(f"| {i + 1} | {b:.1f} | {x:.1f} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
