@@ -49,6 +49,10 @@ def _serve(conn: Connection, clock_offset: float | None) -> None:
             if op == "add_lock":
                 token, kwargs = args
                 conn.send(server.add_lock(token, **kwargs).id)
+            elif op == "share":
+                lock_id, token = args
+                server.share(lock_id, token)
+                conn.send(None)
             elif op == "seen":
                 start = args
                 conn.send([Seen(r.path, r.lock_id, r.status, r.kind, r.at, r.received_perf)
@@ -96,6 +100,10 @@ class RemoteStandIn:
     def add_lock(self, token: str, **kwargs: Any) -> str:
         """A new active lock for ``token``; returns its id."""
         return str(self._call("add_lock", (token, kwargs)))
+
+    def share(self, lock_id: str, token: str) -> None:
+        """Let a second person's token (a keyholder's) reach the lock too."""
+        self._call("share", (lock_id, token))
 
     def seen(self, start: int = 0) -> list[Seen]:
         return list(self._call("seen", start))

@@ -24,7 +24,8 @@ def test_every_scenario_runs_at_a_tiny_size_and_reports_every_figure(tmp_path):
                  "2. decision latency, PostgreSQL (instant pass)", "2. decision latency, PostgreSQL (deadline)",
                  "3. most lock actions for one lock in any 60 s",
                  "3. 429s from the stand-in", "3. Chastify calls per ballot", "4. recovery: ready",
-                 "4. recovery: peak RSS", "6. memory per 1,000 guilds"):
+                 "4. recovery: peak RSS", "6. memory per 1,000 guilds",
+                 "7. two processes, one lock: most lock actions in any 60 s"):
         assert name in text, name
     assert "Machine: cpu " in text and "Command: `python -m bench --size tiny" in text
 

@@ -1,6 +1,6 @@
 """Beyond one machine: two bot processes (shards 0 and 1 of 2) on one PostgreSQL, the same Chastify lock linked
 in a guild of each (the wearer's token in one, the keyholder's in the other), against the Chastify stand-in over
-real HTTP. Each process is ``tests/safety/shard_child.py``: the real core, outbox and vote service, no Discord.
+real HTTP. Each process is ``sandbox/shard_process.py``: the real core, outbox and vote service, no Discord.
 
 What must hold across them: the lock's safeword said in one process stops the other's queued actions and its
 open vote; together they never exceed Chastify's 20 lock actions in any 60 s (its actions and its custom logs);
@@ -35,7 +35,7 @@ class Shard:
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CHASTIFY_BOT_CONFIG")}
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.safety.shard_child", json.dumps(cfg)], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "sandbox.shard_process", json.dumps(cfg)], cwd=ROOT,
                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
 

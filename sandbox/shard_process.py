@@ -1,4 +1,5 @@
-"""One bot process of a sharded bot, for the two-process test: ``python -m tests.safety.shard_child '<json>'``.
+"""One bot process of a sharded bot, for the two-process test and bench: ``python -m sandbox.shard_process
+'<json>'``.
 
 The config names the shared PostgreSQL database, the Chastify stand-in, this process's shard (``shard_ids``
 of ``shard_count``) and the Fernet key both processes share. The process builds the real core, outbox and vote
@@ -27,13 +28,13 @@ from typing import Any
 
 from bot.actions import Action, ActionKind
 from bot.chastify import ChastifyClient
+from bot.config import load_settings
 from bot.errors import UserError
 from bot.members import Member, Place
 from bot.store import Store
 from bot.vault import Vault
 from bot.voting.service import VoteService
 from bot.wiring import build_core
-from tests.support.settings import make_settings
 
 
 def place(guild: int) -> Place:
@@ -41,12 +42,12 @@ def place(guild: int) -> Place:
 
 
 async def run(cfg: dict[str, Any]) -> None:
-    settings = make_settings(
-        Path(cfg["folder"]), cfg["base_url"],
-        storage={"key": cfg["key"]}, database={"url": cfg["db"]},
+    settings = load_settings(
+        None, storage={"database_path": Path(cfg["folder"]) / "unused.db", "key": cfg["key"]},
+        database={"url": cfg["db"]}, chastify={"base_url": cfg["base_url"], "max_retries": 1},
         discord={"shard_count": cfg["shard_count"], "shard_ids": cfg["shard_ids"]},
         votes={"quorum": 3, "instant_pass": 3, "proposal_cooldown_seconds": 0, "max_open_per_lock": 25,
-               "tally_debounce_seconds": 0})
+               "tally_debounce_seconds": 0, "min_account_age_days": 0})
     store = await Store.open(cfg["db"])
     client = ChastifyClient(cfg["base_url"], max_retries=1)
     core = build_core(settings, store=store, vault=Vault(cfg["key"]), client=client, limiter=client.limiter,
