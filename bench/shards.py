@@ -10,10 +10,6 @@ action was sent, and how many 429s it answered. Real time: the queue drains one 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +19,7 @@ from bench.common import BENCH_KEY, scratch_dir
 from bench.economy import max_in_window
 from bench.remote import RemoteStandIn
 from sandbox.postgres import fresh_database, shared_postgres
+from sandbox.shard_process import ShardProcess
 
 GUILDS = (1, 1 << 22)  # on shard 0 and on shard 1 of 2
 WEARER_TOKEN, KEYHOLDER_TOKEN = "dev-token-bench-wearer", "dev-token-bench-keyholder"  # the stand-in's
@@ -36,31 +33,6 @@ class ShardsSize:
 TINY = ShardsSize(actions=2)
 
 
-class _Process:
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CHASTIFY_BOT_CONFIG")}
-        self.proc = subprocess.Popen([sys.executable, "-m", "sandbox.shard_process", json.dumps(cfg)], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
-
-    def __call__(self, op: str, **args: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("a shard process died")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def stop(self) -> None:
-        try:
-            self("quit")
-            self.proc.wait(timeout=30)
-        except (RuntimeError, BrokenPipeError, subprocess.TimeoutExpired):
-            self.proc.kill()
-
-
 def once(size: ShardsSize, folder: Path) -> dict[str, Any]:
     with RemoteStandIn() as chastify:
         lock_id = chastify.add_lock(WEARER_TOKEN, remaining=30 * 86400, title="Bench lock")
@@ -71,7 +43,7 @@ def once(size: ShardsSize, folder: Path) -> dict[str, Any]:
             for shard in (0, 1):
                 work = folder / f"shard{shard}"
                 work.mkdir(parents=True)
-                processes.append(_Process({"folder": str(work), "db": db, "key": BENCH_KEY,
+                processes.append(ShardProcess({"folder": str(work), "db": db, "key": BENCH_KEY,
                                            "base_url": chastify.base_url, "shard_count": 2, "shard_ids": [shard]}))
             links = [p("link", guild=g, owner=100 + i, token=t)["link"]
                      for i, (p, g, t) in enumerate(zip(processes, GUILDS, (WEARER_TOKEN, KEYHOLDER_TOKEN),

@@ -15,12 +15,16 @@ with one JSON line on stdout:
 - ``{"op": "open_votes"}``: the open votes this process runs (loaded at its start, or opened since)
 - ``{"op": "state", "vote": id}``: the vote's status and this process's outbox entries by status
 - ``{"op": "quit"}``
+
+:class:`ShardProcess` starts one and drives it (the two-process test and the bench).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -35,6 +39,34 @@ from bot.store import Store
 from bot.vault import Vault
 from bot.voting.service import VoteService
 from bot.wiring import build_core
+
+
+class ShardProcess:
+    """One shard process, driven one JSON command at a time: ``shard("link", guild=..., ...)``."""
+
+    def __init__(self, cfg: dict[str, Any], *, cwd: Path | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CHASTIFY_BOT_CONFIG")}
+        self.proc = subprocess.Popen([sys.executable, "-m", "sandbox.shard_process", json.dumps(cfg)], cwd=cwd,
+                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+
+    def __call__(self, op: str, **args: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the shard process died: {self.proc.stderr.read() if self.proc.stderr else ''}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def stop(self) -> None:
+        try:
+            self("quit")
+            self.proc.wait(timeout=30)
+        except (RuntimeError, BrokenPipeError, ValueError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait(timeout=10)
 
 
 def place(guild: int) -> Place:

@@ -9,10 +9,6 @@ and votes close in both.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from sandbox.chastify import StandIn
+from sandbox.shard_process import ShardProcess
 from tests.support.postgres import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,36 +25,6 @@ KEYHOLDER_TOKEN = "dev-token-shard-keyholder"
 GUILD_0 = 1  # (1 >> 22) % 2 == 0: shard 0
 GUILD_1 = 1 << 22  # shard 1
 WEARER, KEYHOLDER = 100, 200
-
-
-class Shard:
-    """One bot process, driven one JSON command at a time."""
-
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CHASTIFY_BOT_CONFIG")}
-        self.proc = subprocess.Popen([sys.executable, "-m", "sandbox.shard_process", json.dumps(cfg)], cwd=ROOT,
-                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-
-    def __call__(self, op: str, **args: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"the shard process died: {self.proc.stderr.read() if self.proc.stderr else ''}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def stop(self) -> None:
-        try:
-            self("quit")
-        except (AssertionError, BrokenPipeError, ValueError):
-            pass
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def lock_actions(chastify: StandIn, lock_id: str) -> list[Any]:
@@ -70,13 +37,13 @@ def lock_actions(chastify: StandIn, lock_id: str) -> list[Any]:
 def shards(pg_server: Any, chastify: StandIn, tmp_path: Path):
     db = fresh_database(pg_server)
     key = Fernet.generate_key().decode()
-    made: list[Shard] = []
+    made: list[ShardProcess] = []
 
-    def start(shard: int) -> Shard:
+    def start(shard: int) -> ShardProcess:
         folder = tmp_path / f"process{len(made)}-shard{shard}"
         folder.mkdir()
-        made.append(Shard({"folder": str(folder), "db": db, "key": key, "base_url": chastify.base_url,
-                           "shard_count": 2, "shard_ids": [shard]}))
+        made.append(ShardProcess({"folder": str(folder), "db": db, "key": key, "base_url": chastify.base_url,
+                                  "shard_count": 2, "shard_ids": [shard]}, cwd=ROOT))
         return made[-1]
 
     yield start
