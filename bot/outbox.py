@@ -245,8 +245,10 @@ class Outbox:
         decision = await self.consent.judge(link, payload.action, entry.source, exclude_id=entry.id)
         if not decision.allowed:
             return await self._withdraw(link, entry, "refused", decision.reason)
-        # the lock's budget as every process shares it (shards acting on one lock): the action and its log
-        wait = await self.store.outbox.reserve_budget(link.lock_id, 2, per_minute=self.client.limiter.per_minute)
+        # the lock's budget as every process shares it (shards acting on one lock): a slot for the action now, when
+        # there is room for its log too (the log takes its own slot as it is written)
+        wait = await self.store.outbox.reserve_budget(link.lock_id, 1, need=2,
+                                                      per_minute=self.client.limiter.per_minute)
         if wait > 0:
             return self._queued_for_budget(entry_id, wait)
         claimed = await self.store.outbox.claim(entry_id)
@@ -402,7 +404,14 @@ class Outbox:
         return await self._finish(link, entry.id, result) if link is not None else result
 
     async def _write_log(self, api: DevApi, entry: OutboxEntry) -> bool:
-        """Write the custom log of a done entry once: never again once its request may have been sent."""
+        """Write the custom log of a done entry once: never again once its request may have been sent. It takes
+        its slot of the lock's shared budget right before (waiting for one if another process took it)."""
+        for _ in range(5):
+            wait = await self.store.outbox.reserve_budget(entry.lock_id, 1,
+                                                          per_minute=self.client.limiter.per_minute)
+            if wait <= 0:
+                break
+            await self.sleep(wait)
         if not await self.store.outbox.set_log_state(entry.id, "pending", "sending"):
             return False
         payload = payload_of(entry)

@@ -43,6 +43,8 @@ MODE_CHOICES = [app_commands.Choice(name="plurality (most votes wins; ties drawn
 class DiscordDisplay(Display):
     def __init__(self, bot: ChastifyBot) -> None:
         self.bot = bot
+        # read once: ``Client.intents`` builds a new Intents object on every read, and it is asked per ballot
+        self._members_intent = bot.intents.members
 
     async def show(self, snapshot: Snapshot) -> None:
         vote = snapshot.vote
@@ -103,7 +105,7 @@ class DiscordDisplay(Display):
     def potential_voters(self, guild_id: int) -> int | None:
         # Only with the (privileged) members intent is the member count kept current; without it nobody
         # can know how many could still vote, so a vote only closes early through instant_pass.
-        if not self.bot.intents.members:
+        if not self._members_intent:
             return None
         guild = self.bot.get_guild(guild_id)
         return guild.member_count if guild else None

@@ -127,23 +127,24 @@ class PgDatabase:
 
     async def _migrate(self) -> None:
         migrations = load_pg_migrations()
-        async with self._lock:
+        async with self._lock, self._conn.transaction():
+            # the lock first: two processes starting together must not even create the version table at once
+            # (CREATE TABLE IF NOT EXISTS is not safe against a concurrent one)
+            await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATE_LOCK)
             await self._conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, "
                                      "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-            async with self._conn.transaction():
-                await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATE_LOCK)
-                current = int(await self._conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
-                if current > len(migrations):
-                    raise StoreError(f"the database has schema version {current}, newer than this bot knows "
-                                     f"({len(migrations)}); run a newer version of the bot or restore a backup")
-                for migration in migrations[current:]:
-                    try:
-                        async with self._conn.transaction():  # a savepoint: one migration all or nothing
-                            await self._conn.execute(migration.sql)
-                            await self._conn.execute("INSERT INTO schema_version (version) VALUES ($1)",
-                                                     migration.version)
-                    except asyncpg.PostgresError as exc:
-                        raise StoreError(f"migration {migration.name} failed and was rolled back: {exc}") from exc
+            current = int(await self._conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+            if current > len(migrations):
+                raise StoreError(f"the database has schema version {current}, newer than this bot knows "
+                                 f"({len(migrations)}); run a newer version of the bot or restore a backup")
+            for migration in migrations[current:]:
+                try:
+                    async with self._conn.transaction():  # a savepoint: one migration all or nothing
+                        await self._conn.execute(migration.sql)
+                        await self._conn.execute("INSERT INTO schema_version (version) VALUES ($1)",
+                                                 migration.version)
+                except asyncpg.PostgresError as exc:
+                    raise StoreError(f"migration {migration.name} failed and was rolled back: {exc}") from exc
 
     # ------------------------------------------------------------------ access
     def _holds_transaction(self) -> bool:

@@ -79,6 +79,10 @@ def _statuses(value: str | Iterable[str], allowed: frozenset[str], what: str) ->
     return items
 
 
+# how long a slot of a lock's shared Chastify budget is held: Chastify's minute and a second for the time a request
+# takes to reach it after its slot was taken
+BUDGET_WINDOW = 61.0
+
 # 1 / -1: for / against (✅ ❌, 🔼 🔽); 1 to 6: a wheel's option number
 BALLOT_CHOICES = frozenset({-1, 1, 2, 3, 4, 5, 6})
 
@@ -952,10 +956,13 @@ class OutboxRepo(_Repo):
         )
         return changed > 0
 
-    async def reserve_budget(self, lock_id: str, slots: int, *, per_minute: int, window: float = 60.0) -> float:
-        """Take ``slots`` of the lock's shared per-minute budget (every process's sends count): 0.0 when taken,
-        else the seconds until they are free (nothing taken). One transaction, serialised per lock across
-        processes (SQLite's BEGIN IMMEDIATE locks the file; PostgreSQL takes an advisory lock on the lock)."""
+    async def reserve_budget(self, lock_id: str, slots: int, *, per_minute: int, need: int | None = None,
+                             window: float = BUDGET_WINDOW) -> float:
+        """Take ``slots`` of the lock's shared per-minute budget (every process's sends count) when ``need``
+        (default: ``slots``) are free: 0.0 when taken, else the seconds until they are (nothing taken). One
+        transaction, serialised per lock across processes (SQLite's BEGIN IMMEDIATE locks the file; PostgreSQL
+        takes an advisory lock on the lock). A slot is held a little longer than Chastify's minute
+        (``BUDGET_WINDOW``): a request reaches Chastify a moment after its slot was taken, and that moment varies."""
         now = self._clock()
         async with self._db.transaction():
             if self._db.dialect == "postgres":
@@ -965,11 +972,12 @@ class OutboxRepo(_Repo):
                 "SELECT at FROM lock_sends WHERE lock_id = ? ORDER BY at", (lock_id,))
             taken = [float(r[0]) for r in rows]
             slots = max(1, min(slots, per_minute))
-            if len(taken) + slots <= per_minute:
+            room = max(slots, min(need if need is not None else slots, per_minute))
+            if len(taken) + room <= per_minute:
                 await self._db.executemany("INSERT INTO lock_sends (lock_id, at) VALUES (?, ?)",
                                            [(lock_id, now)] * slots)
                 return 0.0
-            return max(0.001, taken[len(taken) - per_minute + slots - 1] + window - now)
+            return max(0.001, taken[len(taken) - per_minute + room - 1] + window - now)
 
     async def claim(self, entry_id: int) -> OutboxEntry | None:
         """'pending' -> 'sent' and count an attempt. Returns the claimed entry when this caller may now send it,

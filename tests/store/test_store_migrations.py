@@ -219,3 +219,22 @@ async def test_postgres_migrates_to_the_same_version_and_the_same_tables_and_col
         await lite.close()
         await pg.close()
         await again.close()
+
+
+async def test_two_processes_starting_together_migrate_once(pg_server) -> None:
+    """Shard processes start at the same moment: their migrations are serialised by an advisory lock taken before
+    anything else (even the version table: a concurrent CREATE TABLE IF NOT EXISTS fails in PostgreSQL)."""
+    import asyncio
+
+    from bot.store.pg import PgDatabase
+    from tests.support.postgres import fresh_database
+
+    url = fresh_database(pg_server)
+    for _ in range(3):
+        opened = await asyncio.gather(*(PgDatabase.open(url) for _ in range(4)))
+        try:
+            assert {await db.user_version() for db in opened} == {len(load_migrations())}
+        finally:
+            for db in opened:
+                await db.close()
+        url = fresh_database(pg_server)
