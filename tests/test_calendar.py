@@ -116,7 +116,7 @@ def refusal(text: str) -> str:
         ("weekly funday 18:30", '"funday" is not a day of the week: use Monday to Sunday, or mon to sun.'),
         ("weekly su 18:30", "is not a day of the week"),
         ("weekly 6 18:30", "is not a day of the week"),
-        ("once 2026-02-30 20:00", '"2026-02-30" is not a date: use YYYY-MM-DD'),
+        ("once 2026-02-30 20:00", '"2026\\-02\\-30" is not a date: use YYYY-MM-DD'),  # echoed escaped
         ("once 2026-2-3 20:00", "is not a date"),
         ("once 05.12.2026 20:00", "is not a date"),
         ("once 20261205 20:00", "is not a date"),

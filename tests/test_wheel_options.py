@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from bot.actions import DURATION_BOUNDS, Action, ActionKind
 from bot.errors import UserError
+from bot.text import shown_text
 from bot.voting.options import (
     ACCEPTED,
     WheelOption,
@@ -168,7 +169,7 @@ def test_no_duration_allowed(text):
 )
 def test_bad_or_out_of_bounds_duration(text, expected):
     message = refusal(f"nothing, {text}")
-    assert message.startswith(f"Option 2 ({text}): ")
+    assert message.startswith(f"Option 2 ({shown_text(text, 40)}): ")  # echoed escaped (a "-" as "\\-")
     assert expected in message
 
 

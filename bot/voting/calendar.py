@@ -32,7 +32,7 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import UserError
-from bot.text import escape_markdown, is_invisible
+from bot.text import shown_text
 
 RuleKind = Literal["once", "daily", "weekly"]
 RULE_KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
@@ -149,16 +149,8 @@ def _date(text: str) -> dt.date:
 
 
 def _shown(text: str) -> str:
-    """The member's text as it may be echoed: invisible and control characters dropped, runs of spaces made one,
-    cut short, then markdown-escaped (so nothing renders as markdown)."""
-    plain = " ".join(
-        "".join(
-            " " if ch.isspace() else ch for ch in text if ch.isspace() or (ch.isprintable() and not is_invisible(ch))
-        ).split()
-    )
-    if len(plain) > _SHOWN_MAX:
-        plain = plain[: _SHOWN_MAX - 1].rstrip() + "…"
-    return escape_markdown(plain)
+    """The member's text as it may be echoed in a refusal (``bot.text.shown_text``: one line, cut, escaped)."""
+    return shown_text(text, _SHOWN_MAX)
 
 
 def _zone(name: str) -> dt.tzinfo:

@@ -36,7 +36,7 @@ from pydantic import TypeAdapter
 from bot.actions import DURATION_BOUNDS, Action, ActionKind
 from bot.durations import DurationError, parse_duration
 from bot.errors import UserError
-from bot.text import escape_markdown, is_invisible
+from bot.text import shown_text
 from bot.voting.draw import MAX_OPTIONS, MIN_OPTIONS
 
 ACCEPTED = (
@@ -152,16 +152,8 @@ def _example(kind: ActionKind) -> str:
 
 
 def _shown(text: str) -> str:
-    """The member's text as it may be echoed: invisible and control characters dropped, runs of spaces made one,
-    cut short, then markdown-escaped (so nothing renders as markdown)."""
-    plain = " ".join(
-        "".join(
-            " " if ch.isspace() else ch for ch in text if ch.isspace() or (ch.isprintable() and not is_invisible(ch))
-        ).split()
-    )
-    if len(plain) > _SHOWN_MAX:
-        plain = plain[: _SHOWN_MAX - 1].rstrip() + "…"
-    return escape_markdown(plain)
+    """The member's text as it may be echoed in a refusal (``bot.text.shown_text``: one line, cut, escaped)."""
+    return shown_text(text, _SHOWN_MAX)
 
 
 def format_options(options: Sequence[WheelOption]) -> str:
