@@ -79,9 +79,9 @@ def _statuses(value: str | Iterable[str], allowed: frozenset[str], what: str) ->
     return items
 
 
-# how long a slot of a lock's shared Chastify budget is held: Chastify's minute and a second for the time a request
-# takes to reach it after its slot was taken
-BUDGET_WINDOW = 61.0
+# how long a slot of a lock's shared Chastify budget is held: Chastify's minute, as the in-process limiter counts it
+# (each request takes its slot right before it leaves, so it reaches Chastify in the same order and moments later)
+BUDGET_WINDOW = 60.0
 
 # 1 / -1: for / against (✅ ❌, 🔼 🔽); 1 to 6: a wheel's option number
 BALLOT_CHOICES = frozenset({-1, 1, 2, 3, 4, 5, 6})
@@ -961,8 +961,7 @@ class OutboxRepo(_Repo):
         """Take ``slots`` of the lock's shared per-minute budget (every process's sends count) when ``need``
         (default: ``slots``) are free: 0.0 when taken, else the seconds until they are (nothing taken). One
         transaction, serialised per lock across processes (SQLite's BEGIN IMMEDIATE locks the file; PostgreSQL
-        takes an advisory lock on the lock). A slot is held a little longer than Chastify's minute
-        (``BUDGET_WINDOW``): a request reaches Chastify a moment after its slot was taken, and that moment varies."""
+        takes an advisory lock on the lock). A slot is held for Chastify's minute (``BUDGET_WINDOW``)."""
         now = self._clock()
         async with self._db.transaction():
             if self._db.dialect == "postgres":
