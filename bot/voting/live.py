@@ -1,10 +1,12 @@
-"""The vote message, kept up to date: a snapshot of the vote drawn by the display, at most once per debounce
-period while reactions come in."""
+"""The vote messages, kept up to date by one flusher for every open vote: it writes the buffered ballots in one
+transaction, then redraws each vote whose tally changed, at most once per debounce period per vote and within the
+edits Discord allows per channel."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
 from bot.actions import Action
 from bot.store import Store
@@ -17,56 +19,160 @@ from bot.voting.state import OpenVote, Snapshot
 
 log = logging.getLogger("bot.voting")
 
+# Discord lets a bot edit the messages of one channel about 5 times in 5 s; beyond that its edits wait on 429s.
+# The flusher stays within it: in a channel with many busy votes, each is redrawn in turn.
+CHANNEL_EDITS = 5
+CHANNEL_WINDOW = 5.0
+
 
 class LiveTally:
-    """Draws votes through the ``display``: :meth:`changed` after a ballot changed (debounced, leading edge),
-    :meth:`show` for an outcome (at once)."""
+    """Draws votes through the ``display``: :meth:`changed` after a ballot changed (debounced, leading edge: the
+    first change after a quiet period is shown at once), :meth:`show` for an outcome (at once)."""
 
     def __init__(self, store: Store, open_votes: OpenVotes, ballots: Ballots, display: Display, *,
-                 debounce_seconds: float) -> None:
+                 debounce_seconds: float, channel_edits: int = CHANNEL_EDITS,
+                 channel_window: float = CHANNEL_WINDOW) -> None:
         self.store = store
         self.open = open_votes
         self.ballots = ballots
         self.display = display
         self.debounce_seconds = debounce_seconds
-        self._dirty: set[int] = set()
-        self._refreshers: dict[int, asyncio.Task[None]] = {}
+        self.channel_edits = channel_edits
+        self.channel_window = channel_window
+        self._dirty: dict[int, float] = {}  # vote id -> when its tally first changed since it was last drawn
+        self._drawn: dict[int, float] = {}  # vote id -> when it was last drawn (kept for one debounce period)
+        self._channel_of: dict[int, int] = {}
+        self._anonymous: set[int] = set()
+        self._channel_draws: dict[int, deque[float]] = {}  # channel id -> its recent redraws
+        self._drawing: dict[int, asyncio.Task[None]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self._sleeping = False
+        self._next_at = float("inf")  # when the sleeping flusher looks again by itself
+        self._pruned_at = float("-inf")
 
     def changed(self, ov: OpenVote) -> None:
-        self._dirty.add(ov.id)
-        if ov.id not in self._refreshers:
-            self._refreshers[ov.id] = asyncio.create_task(self._refresh_loop(ov.id), name=f"vote-refresh-{ov.id}")
+        if ov.id in self._dirty:
+            return  # already waiting for its next redraw, which will show this change too
+        self._dirty[ov.id] = self._now()
+        self._channel_of[ov.id] = ov.channel_id
+        if ov.anonymous:
+            self._anonymous.add(ov.id)
+        self._poke(ov.id)
+
+    def _poke(self, vote_id: int) -> None:
+        """Make sure the flusher looks at this dirty vote by its due time: started when it is not running,
+        restarted when it sleeps past that time (it only ever sleeps; its redraws are tasks of their own)."""
+        flusher = self._flusher
+        if flusher is None or flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name="vote-tally-flusher")
+        elif self._sleeping and self._due_at(vote_id, self._dirty[vote_id]) < self._next_at:
+            flusher.cancel()
+            self._flusher = asyncio.create_task(self._flush_loop(), name="vote-tally-flusher")
 
     def forget(self, vote_id: int) -> None:
-        """The vote closed: no more debounced redraws (its outcome is shown with :meth:`show`)."""
-        self._dirty.discard(vote_id)
-        task = self._refreshers.pop(vote_id, None)
+        """The vote closed: no more debounced redraws (its outcome is shown with :meth:`show`); a redraw of its
+        tally under way is cancelled, so it cannot land after the outcome."""
+        self._dirty.pop(vote_id, None)
+        self._drawn.pop(vote_id, None)
+        self._channel_of.pop(vote_id, None)
+        self._anonymous.discard(vote_id)
+        task = self._drawing.pop(vote_id, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
     @property
     def busy(self) -> bool:
-        return bool(self._refreshers)
+        return bool(self._dirty) or bool(self._drawing)
 
     def tasks(self) -> list[asyncio.Task[None]]:
-        return list(self._refreshers.values())
+        out = list(self._drawing.values())
+        if self._flusher is not None and not self._flusher.done():
+            out.append(self._flusher)
+        return out
 
-    async def _refresh_loop(self, vote_id: int) -> None:
-        """Leading edge: show at once; then at most one edit per debounce period while reactions come in. An
-        anonymous vote has no leading edge: a redraw right after one click would tell watchers who just voted
-        what, so its tally moves only once per period (at least a second)."""
+    def stalest(self) -> float:
+        """Seconds the longest-waiting changed tally has waited to be drawn (0 when every tally is shown)."""
+        return max((self._now() - since for since in self._dirty.values()), default=0.0)
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def _due_at(self, vote_id: int, since: float) -> float:
+        debounce = self.debounce_seconds
+        due = self._drawn.get(vote_id, float("-inf")) + debounce
+        if vote_id in self._anonymous:
+            # no leading edge: a redraw right after one click would tell watchers who just voted what
+            due = max(due, since + max(1.0, debounce))
+        return max(due, since)
+
+    def _channel_free_at(self, channel_id: int, now: float) -> float:
+        draws = self._channel_draws.get(channel_id)
+        if draws is None:
+            return now
+        while draws and draws[0] <= now - self.channel_window:
+            draws.popleft()
+        if not draws:
+            del self._channel_draws[channel_id]
+            return now
+        return now if len(draws) < self.channel_edits else draws[0] + self.channel_window
+
+    async def _flush_loop(self) -> None:
+        """The one flusher: each round takes every vote due now (longest waiting first, within each channel's
+        edit budget) and starts its redraw; then sleeps until the next one is due. It ends when no tally waits
+        (a redraw that ends with its vote changed again pokes it)."""
+        while True:
+            now = self._now()
+            taken: dict[int, int] = {}
+            next_at = float("inf")
+            # oldest change first: entries are added when a tally changes and removed when it is drawn
+            for vote_id, since in list(self._dirty.items()):
+                if vote_id in self._drawing:
+                    continue  # its redraw under way pokes the flusher when it ends
+                channel = self._channel_of.get(vote_id, 0)
+                at = max(self._due_at(vote_id, since), self._channel_free_at(channel, now))
+                if at <= now and taken.get(channel, 0) + len(self._channel_draws.get(channel, ())) \
+                        < self.channel_edits:
+                    taken[channel] = taken.get(channel, 0) + 1
+                    self._start_draw(vote_id, now)
+                else:
+                    next_at = min(next_at, max(at, now + 0.01))
+            if now - self._pruned_at > max(1.0, self.debounce_seconds):
+                self._forget_old_draws(now)
+                self._pruned_at = now
+            for channel, count in taken.items():
+                draws = self._channel_draws.setdefault(channel, deque())
+                draws.extend([now] * count)
+            if next_at == float("inf"):
+                return
+            self._next_at, self._sleeping = next_at, True
+            try:
+                await asyncio.sleep(next_at - now)
+            finally:
+                self._sleeping = False
+
+    def _start_draw(self, vote_id: int, now: float) -> None:
+        del self._dirty[vote_id]
+        self._drawn[vote_id] = now
+        self._drawing[vote_id] = asyncio.create_task(self._draw(vote_id), name=f"vote-refresh-{vote_id}")
+
+    async def _draw(self, vote_id: int) -> None:
         try:
-            ov = self.open.get(vote_id)
-            if ov is not None and ov.anonymous:
-                await asyncio.sleep(max(1.0, self.debounce_seconds))
-            while vote_id in self._dirty:
-                self._dirty.discard(vote_id)
-                await self.ballots.flush()
-                await self.show(vote_id)
-                await asyncio.sleep(self.debounce_seconds)
+            await self.ballots.flush()  # one transaction for every change buffered so far (group commit)
+            await self.show(vote_id)
         finally:
-            if self._refreshers.get(vote_id) is asyncio.current_task():
-                del self._refreshers[vote_id]
+            if self._drawing.get(vote_id) is asyncio.current_task():
+                del self._drawing[vote_id]
+                if vote_id in self._dirty:
+                    self._poke(vote_id)  # it changed again meanwhile
+
+    def _forget_old_draws(self, now: float) -> None:
+        for vote_id in [v for v, at in self._drawn.items() if at + self.debounce_seconds < now
+                        and v not in self._dirty and v not in self._drawing]:
+            del self._drawn[vote_id]
+            if vote_id not in self._dirty:
+                self._channel_of.pop(vote_id, None)
+                self._anonymous.discard(vote_id)
 
     async def show(self, vote_id: int, result: str | None = None) -> None:
         snap = await self.snapshot(vote_id, result)

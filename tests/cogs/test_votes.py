@@ -21,8 +21,8 @@ HOUR = 3600
 
 
 @pytest.fixture
-def bot_settings(tmp_path, chastify, monkeypatch):
-    return vote_settings(tmp_path, chastify, monkeypatch)
+def bot_settings(request, tmp_path, chastify, monkeypatch):
+    return vote_settings(tmp_path, chastify, monkeypatch, **getattr(request, "param", {}))
 
 
 async def open_vote(world, *, who=None, command="add-time", window="10m", **options):
@@ -264,6 +264,24 @@ async def test_a_burst_of_reactions_gives_few_message_edits(world):
     await world.env.advance_time(600)
     assert edits(world.env, msg.id) == 3  # the outcome
     assert outcome(world.channel, msg.id) == ("passed", "Passed (30 for, 10 against): applied.")
+
+
+@pytest.mark.parametrize("bot_settings", [{"max_open_per_lock": 8}], indirect=True)
+async def test_many_busy_votes_in_one_channel_stay_within_discords_edit_limit(world):
+    """Discord lets a bot edit one channel's messages about 5 times in 5 s: with 8 votes changing at once, 5
+    tallies are redrawn now and the other 3 once the window has passed, none of them lost."""
+    await world.link(remaining=86400)
+    voters = add_members(world, 8)
+    messages = [(await open_vote(world, reason=f"vote {i}"))[1] for i in range(8)]
+    before = {m.id: edits(world.env, m.id) for m in messages}
+    for voter, msg in zip(voters, messages, strict=True):
+        await voter.react(msg, "✅")
+    redrawn = [m for m in messages if edits(world.env, m.id) > before[m.id]]
+    assert len(redrawn) == 5
+    await world.env.advance_time(6)
+    for msg in messages:
+        assert edits(world.env, msg.id) == before[msg.id] + 1
+        assert fields(embed_of(world.channel, msg.id))["Tally"].startswith("✅ 1 · ❌ 0\n")
 
 
 async def test_votes_go_to_the_configured_vote_channel(world):
