@@ -8,7 +8,9 @@ layer (commands, listeners, the central error handler) is the extensions in ``EX
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -83,6 +85,7 @@ class ChastifyBot(commands.Bot):
         self.new_key = new_key  # `python -m bot run --new-key`: go on past tokens the key cannot read (bot.keycheck)
         self._store: Store | None = None
         self._client: ChastifyClient | None = None
+        self._immediate: dict[str, list[Callable[..., None]]] = {}
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -101,6 +104,27 @@ class ChastifyBot(commands.Bot):
         for ext in EXTENSIONS:
             await self.load_extension(ext)
         await self.core.outbox.recover()
+
+    def on_now(self, event: str, handler: Callable[..., None]) -> Callable[[], None]:
+        """Run ``handler(*args)`` for every ``event`` (a discord.py event name without ``on_``) right as the gateway
+        delivers it, in its order, before any listener task: for work that must not wait (a ballot). Returns
+        the way to stop."""
+        self._immediate.setdefault(event, []).append(handler)
+        return lambda: self._immediate[event].remove(handler)
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        for handler in self._immediate.get(event_name, ()):
+            try:
+                handler(*args, **kwargs)
+            except Exception:
+                log.exception("an immediate handler of %s failed", event_name)
+        super().dispatch(event_name, *args, **kwargs)
+
+    async def on_ready(self) -> None:
+        # What is loaded by now (modules, settings, the guild cache, the open votes) lives as long as the process:
+        # moved out of the collector's generations, a collection no longer walks it again and again while
+        # reaction events pour in. Python's own advice for long-running services (gc.freeze).
+        gc.freeze()
 
     async def close(self) -> None:
         try:

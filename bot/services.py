@@ -113,6 +113,9 @@ class Core:
     async def vote_rules(self, guild_id: int) -> GuildRules:
         return await self.linking.vote_rules(guild_id)
 
+    def vote_rules_now(self, guild_id: int) -> GuildRules | None:
+        return self.linking.vote_rules_now(guild_id)
+
     async def trust(self, link: Link, kind: Literal["role", "member"], target_id: int) -> bool:
         return await self.linking.trust(link, kind, target_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import discord
@@ -422,11 +423,14 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         self.bot = bot
         self.service = VoteService(bot.core, DiscordDisplay(bot))
         self._started = False
+        self._stop_reactions: list[Callable[[], None]] = []
         super().__init__()
 
     async def cog_load(self) -> None:
         # buttons of messages posted before a restart work too (their ids name the vote)
         self.bot.add_dynamic_items(VetoButton, BallotButton, RetractButton)
+        self._stop_reactions = [self.bot.on_now("raw_reaction_add", self._reaction_added),
+                                self.bot.on_now("raw_reaction_remove", self._reaction_removed)]
         await self.service.load()
         if self.bot.is_ready():  # loaded into a running bot
             await self._catch_up()
@@ -444,6 +448,8 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
         await self.service.start()
 
     async def cog_unload(self) -> None:
+        for stop in self._stop_reactions:
+            stop()
         self.bot.remove_dynamic_items(VetoButton, BallotButton, RetractButton)
         await self.service.aclose()
 
@@ -723,19 +729,19 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
             f"Schedule #{s.id} was removed; it opens no more votes.", ephemeral=True, allowed_mentions=NONE)
 
     # ------------------------------------------------------------------ reactions
-    @commands.Cog.listener()
-    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+    # called by the bot as the gateway delivers each reaction, in order, with no task of its own (bot.app on_now):
+    # a ballot is counted at once when what it needs is in memory
+    def _reaction_added(self, payload: discord.RawReactionActionEvent) -> None:
         if payload.guild_id is None or payload.member is None or payload.member.bot:
             return
-        await self.service.reaction(payload.message_id, _member(payload.member), str(payload.emoji), True)
+        self.service.reaction_now(payload.message_id, _member(payload.member), str(payload.emoji), True)
 
-    @commands.Cog.listener()
-    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+    def _reaction_removed(self, payload: discord.RawReactionActionEvent) -> None:
         if payload.guild_id is None or (self.bot.user and payload.user_id == self.bot.user.id):
             return
         # removing never needs eligibility: only a counted ballot can be retracted
         who = Member(id=payload.user_id, name=str(payload.user_id))
-        await self.service.reaction(payload.message_id, who, str(payload.emoji), False)
+        self.service.reaction_now(payload.message_id, who, str(payload.emoji), False)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

@@ -173,6 +173,18 @@ class Linking(Part):
             await self.events.publish(SettingsChanged(guild_id, time_zone=reset or "time_zone" in changes))
         return await self.vote_rules(guild_id)
 
+    def vote_rules_now(self, guild_id: int) -> GuildRules | None:
+        """:meth:`vote_rules` without waiting, when the server's settings are in the read cache (else None)."""
+        g = self.store.settings.cached(guild_id)
+        if g is None:
+            return None
+        hit = self._rules.get(guild_id)
+        if hit is not None and hit[0] is g:
+            return hit[1]
+        rules = self._build_rules(g)
+        self._rules[guild_id] = (g, rules)
+        return rules
+
     async def vote_rules(self, guild_id: int) -> GuildRules:
         g = await self.store.settings.get(guild_id)
         # asked on every reaction: the rules are built once per settings row the store hands out (a changed

@@ -202,6 +202,11 @@ class GuildSettingsRepo(_Repo):
         super().__init__(db, clock)
         self._cache: _ReadCache[GuildSettings] = _ReadCache(db, "guild_settings")
 
+    def cached(self, guild_id: int) -> GuildSettings | None:
+        """The server's settings if the read cache holds them now (None: ask :meth:`get`)."""
+        hit = self._cache.get(guild_id)
+        return None if hit is _MISS else hit
+
     async def get(self, guild_id: int) -> GuildSettings:
         cached = self._cache.get(guild_id)
         if cached is not _MISS:
@@ -283,6 +288,11 @@ class LinkRepo(_Repo):
     async def get(self, guild_id: int, owner_id: int) -> Link | None:
         row = await self._db.fetchone("SELECT * FROM links WHERE guild_id = ? AND owner_id = ?", (guild_id, owner_id))
         return _link(row) if row is not None else None
+
+    def cached_by_id(self, link_id: int) -> Link | None:
+        """The link if the read cache holds it now (None: unknown here, ask :meth:`get_by_id`)."""
+        hit = self._cache.get(link_id)
+        return None if hit is _MISS else hit
 
     async def get_by_id(self, link_id: int) -> Link | None:
         cached = self._cache.get(link_id)

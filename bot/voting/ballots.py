@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from bot.clock import Clock
+from bot.core.part import GuildRules
 from bot.members import Member
 from bot.services import Core
-from bot.store.models import BallotChange, Tally
+from bot.store.models import BallotChange, Link, Tally
 from bot.voting.display import CurrentReactions
 from bot.voting.state import OpenVote
 
@@ -31,10 +32,27 @@ class Ballots:
         if member.is_bot:
             return "bots do not vote"
         g = await self.core.vote_rules(ov.guild_id)
+        link = await self.store.links.get_by_id(ov.link_id)
+        owner_votes = link is not None and member.id == link.owner_id \
+            and (await self.core.limits(link)).allow_owner_vote
+        return self._why_not(member, g, link, owner_votes)
+
+    def _eligible_now(self, ov: OpenVote, member: Member) -> tuple[bool, str | None]:
+        """:meth:`eligible` from what is in memory: (False, None) when something it needs is not (the server's
+        settings or the link not in the read cache, or the member is the lock's owner, whose limits say whether
+        they vote)."""
+        if member.is_bot:
+            return True, "bots do not vote"
+        g = self.core.vote_rules_now(ov.guild_id)
+        link = self.store.links.cached_by_id(ov.link_id)
+        if g is None or link is None or member.id == link.owner_id:
+            return False, None
+        return True, self._why_not(member, g, link, False)
+
+    def _why_not(self, member: Member, g: GuildRules, link: Link | None, owner_votes: bool) -> str | None:
         if g.voter_role_id is not None and g.voter_role_id not in member.role_ids:
             return "only members with the voter role vote"
-        link = await self.store.links.get_by_id(ov.link_id)
-        if link is not None and member.id == link.owner_id and not (await self.core.limits(link)).allow_owner_vote:
+        if link is not None and member.id == link.owner_id and not owner_votes:
             return "the lock's owner does not vote on their own lock"
         if member.created_at > self.clock() - g.min_account_age_days * 86400:
             return f"accounts younger than {g.min_account_age_days} days do not vote"
@@ -61,6 +79,30 @@ class Ballots:
         else:
             if current != choice:
                 return False  # removing the reaction they had switched away from changes nothing
+            ov.cast(member.id, None)
+            self._pending.append(BallotChange(ov.id, member.id, None))
+        return True
+
+    def cast_now(self, ov: OpenVote, member: Member, choice: int, added: bool) -> bool | None:
+        """:meth:`cast` without waiting, when everything it needs is in memory (the vote's ballots, the server's
+        settings, the link); None when it is not and :meth:`cast` must be awaited instead. The caller makes sure
+        no earlier ballot change of this vote is still waiting."""
+        if ov.voters is None:
+            return None
+        current = ov.voters.get(member.id)
+        if added:
+            if current == choice:
+                return False
+            known, why = self._eligible_now(ov, member)
+            if not known:
+                return None
+            if why is not None:
+                return False
+            ov.cast(member.id, choice)
+            self._pending.append(BallotChange(ov.id, member.id, choice))
+        else:
+            if current != choice:
+                return False
             ov.cast(member.id, None)
             self._pending.append(BallotChange(ov.id, member.id, None))
         return True

@@ -189,6 +189,31 @@ class VoteService:
             return False
         return await self._ballot(ov, member, choice, added)
 
+    def reaction_now(self, message_id: int, member: Member, emoji: str, added: bool) -> None:
+        """:meth:`reaction` as the gateway delivers it, in order and without a task of its own: a ballot whose
+        vote, settings and link are in memory is counted right here; otherwise (or while an earlier ballot change
+        of the vote, a close or a reconciliation is under way) it waits its turn in a task."""
+        ov = self.open.for_message(message_id)
+        if ov is None or ov.style != "reactions":
+            return
+        choice = emoji_choices(ov.kind).get(emoji)
+        if choice is None or choice not in ov.choices():
+            return
+        if not ov.closing and not ov.waiting_ballots and not ov.ballot_order.locked():
+            changed = self.ballots.cast_now(ov, member, choice, added)
+            if changed is not None:
+                if changed:
+                    self._ballot_changed(ov)
+                return
+        ov.waiting_ballots += 1
+        self._spawn(self._ballot_in_turn(ov, member, choice, added), f"vote-ballot-{ov.id}")
+
+    async def _ballot_in_turn(self, ov: OpenVote, member: Member, choice: int, added: bool) -> None:
+        try:
+            await self._ballot(ov, member, choice, added)
+        finally:
+            ov.waiting_ballots -= 1
+
     async def button(self, vote_id: int, member: Member, choice: int | None, *,
                      message_id: int | None = None) -> int | None:
         """A ballot button: ``choice`` (the latest click wins; clicking your ballot again keeps it) or None to
@@ -224,11 +249,14 @@ class VoteService:
         async with ov.ballot_order:
             if ov.closing or not await self.ballots.cast(ov, member, choice, added):
                 return False
+        self._ballot_changed(ov)
+        return True
+
+    def _ballot_changed(self, ov: OpenVote) -> None:
         if ov.kind == "decision" and self._early_verdict(ov) is not None:
             self._spawn_close(ov.id, "early")  # the close draws the outcome: no tally redraw on the way
         else:
             self.live.changed(ov)
-        return True
 
     async def reconcile(self, vote_id: int, current: CurrentReactions) -> None:
         """Make a vote's ballots match its message's current reactions (reactions added or removed while the

@@ -56,6 +56,8 @@ class OpenVote:
     ballot_order: asyncio.Lock = field(default_factory=asyncio.Lock)
     # set (under ballot_order) once the vote is being decided: later reactions no longer count
     closing: bool = False
+    # reactions waiting in a task for their turn (VoteService.reaction_now): later ones queue behind them
+    waiting_ballots: int = 0
     style: Literal["reactions", "buttons"] = "reactions"
     anonymous: bool = False
     options: tuple[WheelOption, ...] = ()  # a wheel's options, numbered from 1

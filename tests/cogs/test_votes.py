@@ -198,6 +198,21 @@ async def test_the_owner_counts_once_they_allow_it(world):
     assert outcome(world.channel, msg.id) == ("passed", "Passed (3 for, 0 against): applied.")
 
 
+async def test_a_reaction_taken_back_in_the_same_gateway_read_never_overtakes_it(world):
+    """The owner's ballot waits for their limits to be read (it takes its turn in a task); their removal, right
+    behind it in the same read of the gateway, is counted after it, not before: the owner ends with no ballot."""
+    await world.link(remaining=86400)
+    await world.owner.slash(world.channel, "chastify limits", owner_votes=True)
+    voters = add_members(world, 2)
+    _, msg = await open_vote(world)
+    await react_all(voters, msg, "✅")
+    world.env.backend.set_reaction(world.channel.id, msg.id, "✅", world.owner.id, True)
+    world.env.backend.remove_reaction(world.channel.id, msg.id, "✅", world.owner.id)
+    await world.env.settle()
+    await world.env.advance_time(600)
+    assert outcome(world.channel, msg.id) == ("failed", "Failed: quorum not reached (2 of 3 votes).")
+
+
 async def test_cancel_by_proposer_owner_or_manage_server_only(world):
     await world.link(remaining=86400)
     voters = add_members(world, 3)
