@@ -145,6 +145,9 @@ class LiveTally:
                 draws.extend([now] * count)
             if next_at == float("inf"):
                 return
+            # rounds no closer than a fraction of the debounce period (a tally changing for the first time in a
+            # while still pokes the flusher at once): under load one round serves many votes
+            next_at = max(next_at, now + min(0.25, self.debounce_seconds / 4))
             self._next_at, self._sleeping = next_at, True
             try:
                 await asyncio.sleep(next_at - now)
