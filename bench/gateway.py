@@ -505,6 +505,7 @@ class WsRun:
     last_frame: dict[int, float] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
     channel_of: dict[int, int] = field(default_factory=dict)  # message id -> channel id
+    handled_at: float = 0.0  # when the bot had handled the last event (and committed every ballot)
 
     @property
     def events_per_s(self) -> float:
@@ -519,6 +520,12 @@ class WsRun:
             out.append(min(after) - sent if after else float("inf"))
         return out
 
+
+    def caught_up(self) -> float:
+        """Seconds from the bot handling the last event to the last vote message edit that followed (every vote
+        shows its final tally by then); 0 when no edit was still owed."""
+        last = max((max(stamps) for stamps in self.edits.values() if stamps), default=self.handled_at)
+        return max(0.0, last - self.handled_at)
 
     def most_edits_per_channel(self, window: float = 5.0) -> int:
         """The most vote message edits the fake Discord received for one channel in any ``window`` seconds."""
@@ -553,7 +560,7 @@ def run_bot(discord_: DiscordProcess, job: BotJob, timeout: float = 900) -> WsRu
         tag, t1, seen, rows = conn.recv()
         assert tag == "done" and seen == job.events, (tag, seen, job.events)
         edits, last, unknown = discord_.call("edits")
-        return WsRun(job.kind, t1 - t0, seen, t_written - t0, rows, vote_ids, edits, last, unknown)
+        return WsRun(job.kind, t1 - t0, seen, t_written - t0, rows, vote_ids, edits, last, unknown, handled_at=t1)
     finally:
         proc.join(60)
         if proc.is_alive():

@@ -65,9 +65,14 @@ class LiveTally:
         flusher = self._flusher
         if flusher is None or flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop(), name="vote-tally-flusher")
-        elif self._sleeping and self._due_at(vote_id, self._dirty[vote_id]) < self._next_at:
+            return
+        due = self._due_at(vote_id, self._dirty[vote_id])
+        if self._sleeping and due < self._next_at:
+            # due now (the leading edge): a round at once; due later: the same sleep, only shorter
             flusher.cancel()
-            self._flusher = asyncio.create_task(self._flush_loop(), name="vote-tally-flusher")
+            now = self._now()
+            self._flusher = asyncio.create_task(self._flush_loop(None if due <= now else due),
+                                                name="vote-tally-flusher")
 
     def forget(self, vote_id: int) -> None:
         """The vote closed: no more debounced redraws (its outcome is shown with :meth:`show`); a redraw of its
@@ -117,10 +122,12 @@ class LiveTally:
             return now
         return now if len(draws) < self.channel_edits else draws[0] + self.channel_window
 
-    async def _flush_loop(self) -> None:
+    async def _flush_loop(self, wake_at: float | None = None) -> None:
         """The one flusher: each round takes every vote due now (longest waiting first, within each channel's
         edit budget) and starts its redraw; then sleeps until the next one is due. It ends when no tally waits
         (a redraw that ends with its vote changed again pokes it)."""
+        if wake_at is not None:
+            await self._sleep_until(wake_at)
         while True:
             now = self._now()
             taken: dict[int, int] = {}
@@ -148,10 +155,14 @@ class LiveTally:
             # rounds no closer than a fraction of the debounce period (a tally changing for the first time in a
             # while still pokes the flusher at once): under load one round serves many votes
             next_at = max(next_at, now + min(0.25, self.debounce_seconds / 4))
-            self._next_at, self._sleeping = next_at, True
-            try:
-                await asyncio.sleep(next_at - now)
-            finally:
+            await self._sleep_until(next_at)
+
+    async def _sleep_until(self, at: float) -> None:
+        self._next_at, self._sleeping = at, True
+        try:
+            await asyncio.sleep(max(0.0, at - self._now()))
+        finally:
+            if self._flusher is asyncio.current_task():  # not a flusher replaced while it slept
                 self._sleeping = False
 
     def _start_draw(self, vote_id: int, now: float) -> None:
