@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bot.actions import Action, Payload
+from bot.actions import Action
 from bot.clock import Clock
 from bot.config import LimitsSettings
 from bot.policy import (
@@ -122,11 +122,8 @@ class Consent:
     async def added_last_24h(self, lock_id: str, *, exclude_id: int | None = None) -> int:
         """Seconds added to the lock in the last 24 h by every link and server, counting what may have been
         applied or is still queued, so the owner's daily cap holds even with unknown outcomes."""
-        total = 0
-        for text in await self._store.outbox.added_since(lock_id, self._clock() - DAY, BUDGET_STATUSES,
-                                                         exclude_id=exclude_id):
-            total += max(0, _time_delta(text))
-        return total
+        return await self._store.outbox.added_since(lock_id, self._clock() - DAY, BUDGET_STATUSES,
+                                                    exclude_id=exclude_id)
 
     # ------------------------------------------------------------------ judging
     async def judge(self, link: Link, action: Action, source: Source, *, exclude_id: int | None = None) -> Decision:
@@ -144,7 +141,3 @@ class Consent:
     async def board_allowance(self, link: Link) -> tuple[int, int]:
         return board_allowance(state=await self.state(link), limits=await self.limits(link.lock_id),
                                added_last_24h=await self.added_last_24h(link.lock_id))
-
-
-def _time_delta(action_json: str) -> int:
-    return Payload.model_validate_json(action_json).action.time_delta

@@ -114,7 +114,8 @@ class Outbox:
             entry_id = await self.store.outbox.enqueue(
                 link_id=link.id, lock_id=link.lock_id, guild_id=link.guild_id, source=source,
                 action_json=payload.model_dump_json(), idempotency_key=key, source_id=source_id,
-                actor_id=actor_id, reason=reason if reason is not None else action.reason)
+                actor_id=actor_id, reason=reason if reason is not None else action.reason,
+                time_added=max(0, action.time_delta))
             return await self._send(entry_id)
 
     async def send(self, entry_id: int) -> SendResult:

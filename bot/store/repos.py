@@ -913,9 +913,13 @@ class OutboxRepo(_Repo):
         source_id: int | None = None,
         actor_id: int | None = None,
         reason: str | None = None,
+        time_added: int = 0,
     ) -> int:
-        """Record an action to send (status 'pending'). Returns its id; if ``idempotency_key`` was already
-        used, nothing is inserted and the existing row's id is returned."""
+        """Record an action to send (status 'pending'). ``time_added``: the seconds it adds to the lock's timer
+        (what counts against the owner's 24 h budget). Returns its id; if ``idempotency_key`` was already used,
+        nothing is inserted and the existing row's id is returned."""
+        if time_added < 0:
+            raise ValueError("time_added counts seconds added: it is never negative")
         _statuses(source, OUTBOX_SOURCES, "outbox source")
         if not idempotency_key:
             raise ValueError("idempotency_key must not be empty")
@@ -923,11 +927,11 @@ class OutboxRepo(_Repo):
         # one statement: on a used key the no-op update makes RETURNING give the existing row's id
         rows = await self._db.returning(
             "INSERT INTO outbox (link_id, lock_id, guild_id, source, source_id, actor_id, action_json, reason, "
-            "status, attempts, created_at, updated_at, idempotency_key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
+            "status, attempts, created_at, updated_at, idempotency_key, time_added) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) "
             "ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key RETURNING id",
             (link_id, lock_id, guild_id, source, source_id, actor_id, action_json, reason, now, now,
-             idempotency_key),
+             idempotency_key, time_added),
         )
         return int(rows[0][0])
 
@@ -1037,17 +1041,17 @@ class OutboxRepo(_Repo):
         return [from_row(OutboxEntry, r) for r in rows]
 
     async def added_since(self, lock_id: str, since: float, statuses: str | Iterable[str], *,
-                          exclude_id: int | None = None) -> list[str]:
-        """The action payloads (JSON) of the lock's entries in ``statuses`` last touched at or after ``since``,
-        from every link and server: an entry counts from when it was recorded until a day after it was sent."""
+                          exclude_id: int | None = None) -> int:
+        """Seconds added to the lock by its entries in ``statuses`` last touched at or after ``since``, from every
+        link and server (an entry counts from when it was recorded until a day after it was sent): one sum over
+        the stored ``time_added``, on the (lock, updated_at) index."""
         wanted = _statuses(statuses, OUTBOX_STATUSES, "outbox status")
-        rows = await self._db.fetchall(
-            f"SELECT action_json FROM outbox WHERE lock_id = ? AND updated_at >= ? AND id != ? "  # noqa: S608
-            f"AND status IN ({_marks(len(wanted))})",
+        row = await self._db.fetchone(
+            f"SELECT COALESCE(SUM(time_added), 0) FROM outbox WHERE lock_id = ? AND updated_at >= ? "  # noqa: S608
+            f"AND id != ? AND status IN ({_marks(len(wanted))})",
             (lock_id, since, -1 if exclude_id is None else exclude_id, *wanted),
         )
-        return [str(r[0]) for r in rows]
-
+        return int(row[0]) if row is not None else 0
 
     async def applied_for_lock(self, lock_id: str, since: float) -> builtins.list[OutboxEntry]:
         """The lock's actions applied (status 'done') at or after ``since``, from every link and server, oldest

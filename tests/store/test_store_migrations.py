@@ -185,6 +185,43 @@ async def test_migration_010_keeps_votes_and_ballots_and_their_cascade(tmp_path:
         assert await store.votes.get(1) is None and await store.ballots.list(1) == []
 
 
+ENTRIES_BEFORE_012 = [  # (action_json, the seconds it adds)
+    ('{"action": {"kind": "add_time", "seconds": 600, "reason": null}}', 600),
+    ('{"action": {"kind": "remove_time", "seconds": 300, "reason": null}}', 0),
+    ('{"action": {"kind": "freeze", "seconds": 900, "reason": null}}', 0),
+    ("{}", 0),
+]
+
+
+async def _entries_before_012(db: object) -> None:
+    await db.execute(  # type: ignore[attr-defined]
+        "INSERT INTO links (guild_id, owner_id, token_ciphertext, lock_id, role, title, state, created_at, "
+        "updated_at) VALUES (1, 10, ?, ?, 'wearer', 'T', 'active', 1, 1)", (b"\x00", "a" * 24))
+    for i, (action, _) in enumerate(ENTRIES_BEFORE_012):
+        await db.execute(  # type: ignore[attr-defined]
+            "INSERT INTO outbox (link_id, lock_id, guild_id, source, action_json, status, created_at, updated_at, "
+            "idempotency_key) VALUES (1, ?, 1, 'direct', ?, 'done', 5, 5, ?)", ("a" * 24, action, f"k{i}"))
+
+
+async def test_migration_012_stores_what_each_recorded_entry_added(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner's 24 h budget is one sum over a stored column: entries recorded before it existed get their
+    seconds added from their action (only time added counts; a remove, a freeze or an unreadable action adds 0)."""
+    from bot.config import LimitsSettings
+    from bot.consent import Consent
+
+    path = tmp_path / "bot.db"
+    real = load_migrations()
+    monkeypatch.setattr(db_module, "load_migrations", lambda: real[:11])
+    async with await Database.open(path) as db:
+        await _entries_before_012(db)
+    monkeypatch.undo()
+    async with await Store.open(path, clock=lambda: 10.0) as store:
+        rows = await store.db.fetchall("SELECT idempotency_key, time_added FROM outbox ORDER BY id")
+        assert [(r[0], r[1]) for r in rows] == [(f"k{i}", added) for i, (_, added) in enumerate(ENTRIES_BEFORE_012)]
+        assert await Consent(store, LimitsSettings(), lambda: 10.0).added_last_24h("a" * 24) == 600
+
+
 # ---------------------------------------------------------------------------------------------- PostgreSQL
 async def test_postgres_migrates_to_the_same_version_and_the_same_tables_and_columns(pg_server) -> None:
     """The PostgreSQL migrations are the same versions as SQLite's and end in the same tables, columns and
@@ -219,6 +256,28 @@ async def test_postgres_migrates_to_the_same_version_and_the_same_tables_and_col
         await lite.close()
         await pg.close()
         await again.close()
+
+
+async def test_postgres_migration_012_stores_what_each_recorded_entry_added(pg_server,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import LimitsSettings
+    from bot.consent import Consent
+    from bot.store import pg as pg_module
+    from tests.support.postgres import fresh_database
+
+    url = fresh_database(pg_server)
+    real = pg_module.load_pg_migrations()
+    monkeypatch.setattr(pg_module, "load_pg_migrations", lambda: real[:11])
+    db = await pg_module.PgDatabase.open(url)
+    try:
+        await _entries_before_012(db)
+    finally:
+        await db.close()
+    monkeypatch.undo()
+    async with await Store.open(url, clock=lambda: 10.0) as store:
+        rows = await store.db.fetchall("SELECT idempotency_key, time_added FROM outbox ORDER BY id")
+        assert [(r[0], r[1]) for r in rows] == [(f"k{i}", added) for i, (_, added) in enumerate(ENTRIES_BEFORE_012)]
+        assert await Consent(store, LimitsSettings(), lambda: 10.0).added_last_24h("a" * 24) == 600
 
 
 async def test_two_processes_starting_together_migrate_once(pg_server) -> None:
