@@ -62,6 +62,16 @@ class DiscordPresence:
         return True
 
 
+def freeze_heap() -> None:
+    """What is loaded by now (modules, settings, the guild cache, the open votes) lives as long as the process:
+    moved out of the collector's generations (``gc.freeze``), a collection no longer walks it again and again while
+    reaction events pour in. Called at every READY: what an earlier READY froze is unfrozen and collected first,
+    so a cache discord.py dropped on a new session is freed, not kept forever."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class ChastifyBot(commands.Bot):
     core: Core
 
@@ -109,8 +119,14 @@ class ChastifyBot(commands.Bot):
         """Run ``handler(*args)`` for every ``event`` (a discord.py event name without ``on_``) right as the gateway
         delivers it, in its order, before any listener task: for work that must not wait (a ballot). Returns
         the way to stop."""
-        self._immediate.setdefault(event, []).append(handler)
-        return lambda: self._immediate[event].remove(handler)
+        handlers = self._immediate.setdefault(event, [])
+        handlers.append(handler)
+
+        def stop() -> None:
+            if handler in handlers:
+                handlers.remove(handler)
+
+        return stop
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
         for handler in self._immediate.get(event_name, ()):
@@ -121,10 +137,7 @@ class ChastifyBot(commands.Bot):
         super().dispatch(event_name, *args, **kwargs)
 
     async def on_ready(self) -> None:
-        # What is loaded by now (modules, settings, the guild cache, the open votes) lives as long as the process:
-        # moved out of the collector's generations, a collection no longer walks it again and again while
-        # reaction events pour in. Python's own advice for long-running services (gc.freeze).
-        gc.freeze()
+        freeze_heap()
 
     async def close(self) -> None:
         try:

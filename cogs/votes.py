@@ -429,9 +429,9 @@ class VotesCog(commands.GroupCog, group_name="vote", group_description="Let the 
     async def cog_load(self) -> None:
         # buttons of messages posted before a restart work too (their ids name the vote)
         self.bot.add_dynamic_items(VetoButton, BallotButton, RetractButton)
+        await self.service.load()
         self._stop_reactions = [self.bot.on_now("raw_reaction_add", self._reaction_added),
                                 self.bot.on_now("raw_reaction_remove", self._reaction_removed)]
-        await self.service.load()
         if self.bot.is_ready():  # loaded into a running bot
             await self._catch_up()
 

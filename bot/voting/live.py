@@ -46,12 +46,13 @@ class LiveTally:
         self._channel_draws: dict[int, deque[float]] = {}  # channel id -> its recent redraws
         self._drawing: dict[int, asyncio.Task[None]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
         self._sleeping = False
         self._next_at = float("inf")  # when the sleeping flusher looks again by itself
         self._pruned_at = float("-inf")
 
     def changed(self, ov: OpenVote) -> None:
-        if ov.id in self._dirty:
+        if ov.id in self._dirty or self._closed:
             return  # already waiting for its next redraw, which will show this change too
         self._dirty[ov.id] = self._now()
         self._channel_of[ov.id] = ov.channel_id
@@ -61,18 +62,31 @@ class LiveTally:
 
     def _poke(self, vote_id: int) -> None:
         """Make sure the flusher looks at this dirty vote by its due time: started when it is not running,
-        restarted when it sleeps past that time (it only ever sleeps; its redraws are tasks of their own)."""
+        replaced when it would look later than that (it only ever sleeps; its redraws are tasks of their own).
+        ``_next_at`` is always the earliest look asked for, also while a replacement has not started yet."""
+        if self._closed:
+            return
         flusher = self._flusher
+        now = self._now()
         if flusher is None or flusher.done():
-            self._flusher = asyncio.create_task(self._flush_loop(), name="vote-tally-flusher")
+            self._start_flusher(None, now)
             return
         due = self._due_at(vote_id, self._dirty[vote_id])
         if self._sleeping and due < self._next_at:
             # due now (the leading edge): a round at once; due later: the same sleep, only shorter
             flusher.cancel()
-            now = self._now()
-            self._flusher = asyncio.create_task(self._flush_loop(None if due <= now else due),
-                                                name="vote-tally-flusher")
+            self._start_flusher(None if due <= now else due, now)
+
+    def _start_flusher(self, wake_at: float | None, now: float) -> None:
+        self._flusher = asyncio.create_task(self._flush_loop(wake_at), name="vote-tally-flusher")
+        self._next_at, self._sleeping = (now if wake_at is None else wake_at), True
+
+    def aclose(self) -> None:
+        """The service stops: no more redraws (a redraw ending or a late ballot starts no flusher either)."""
+        self._closed = True
+        self._dirty.clear()
+        for task in self.tasks():
+            task.cancel()
 
     def forget(self, vote_id: int) -> None:
         """The vote closed: no more debounced redraws (its outcome is shown with :meth:`show`); a redraw of its
@@ -94,10 +108,6 @@ class LiveTally:
         if self._flusher is not None and not self._flusher.done():
             out.append(self._flusher)
         return out
-
-    def stalest(self) -> float:
-        """Seconds the longest-waiting changed tally has waited to be drawn (0 when every tally is shown)."""
-        return max((self._now() - since for since in self._dirty.values()), default=0.0)
 
     @staticmethod
     def _now() -> float:
@@ -131,6 +141,7 @@ class LiveTally:
         while True:
             now = self._now()
             taken: dict[int, int] = {}
+            full: set[int] = set()  # channels with a vote due now that this round's budget could not take
             next_at = float("inf")
             # oldest change first: entries are added when a tally changes and removed when it is drawn
             for vote_id, since in list(self._dirty.items()):
@@ -142,14 +153,18 @@ class LiveTally:
                         < self.channel_edits:
                     taken[channel] = taken.get(channel, 0) + 1
                     self._start_draw(vote_id, now)
+                elif at <= now:
+                    full.add(channel)
                 else:
-                    next_at = min(next_at, max(at, now + 0.01))
+                    next_at = min(next_at, at)
             if now - self._pruned_at > max(1.0, self.debounce_seconds):
                 self._forget_old_draws(now)
                 self._pruned_at = now
             for channel, count in taken.items():
                 draws = self._channel_draws.setdefault(channel, deque())
                 draws.extend([now] * count)
+            for channel in full:  # when the channel's oldest edit in the window leaves it
+                next_at = min(next_at, self._channel_free_at(channel, now))
             if next_at == float("inf"):
                 return
             # rounds no closer than a fraction of the debounce period (a tally changing for the first time in a

@@ -199,7 +199,8 @@ class VoteService:
         choice = emoji_choices(ov.kind).get(emoji)
         if choice is None or choice not in ov.choices():
             return
-        if not ov.closing and not ov.waiting_ballots and not ov.ballot_order.locked():
+        # not while anything holds the vote (a close or a reconciliation, which may wait for ballot_order next)
+        if not ov.closing and not ov.waiting_ballots and not ov.ballot_order.locked() and not ov.lock.locked():
             changed = self.ballots.cast_now(ov, member, choice, added)
             if changed is not None:
                 if changed:
@@ -211,6 +212,8 @@ class VoteService:
     async def _ballot_in_turn(self, ov: OpenVote, member: Member, choice: int, added: bool) -> None:
         try:
             await self._ballot(ov, member, choice, added)
+        except Exception:
+            log.exception("a ballot of vote %s could not be counted", ov.id)
         finally:
             ov.waiting_ballots -= 1
 
@@ -471,8 +474,8 @@ class VoteService:
             unsubscribe()
         self.deadlines.stop()
         self.schedules.stop()
-        pending: list[asyncio.Task[Any]] = [*self.live.tasks(), *self._tasks, *self.catching_up.tasks(),
-                                           *self.schedules.tasks()]
+        self.live.aclose()
+        pending: list[asyncio.Task[Any]] = [*self._tasks, *self.catching_up.tasks(), *self.schedules.tasks()]
         for task in pending:
             task.cancel()
         await self.ballots.flush()

@@ -1,0 +1,91 @@
+"""The one tally flusher (``bot/voting/live.py``) on its own: a fake display that records when each vote is drawn,
+real asyncio time (tens of milliseconds)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from types import SimpleNamespace
+from typing import Any
+
+from bot.app import freeze_heap
+from bot.voting.live import LiveTally
+
+
+class _Ballots:
+    async def flush(self) -> None:
+        pass
+
+
+def _live(debounce: float, gate: asyncio.Event | None = None) -> tuple[LiveTally, list[tuple[int, float]]]:
+    shown: list[tuple[int, float]] = []
+
+    class Recording(LiveTally):
+        async def show(self, vote_id: int, result: str | None = None) -> None:
+            shown.append((vote_id, asyncio.get_running_loop().time()))
+            if gate is not None:
+                await gate.wait()
+
+    ballots: Any = _Ballots()
+    return Recording(None, None, ballots, None, debounce_seconds=debounce), shown  # type: ignore[arg-type]
+
+
+def _vote(vote_id: int, channel_id: int, *, anonymous: bool = False) -> Any:
+    return SimpleNamespace(id=vote_id, channel_id=channel_id, anonymous=anonymous)
+
+
+async def test_nothing_is_redrawn_after_the_service_stopped():
+    """A ballot arrives while the vote's redraw is under way; then the service stops: that redraw ending must not
+    start another one (against a store that is closing)."""
+    live, shown = _live(0.05, asyncio.Event())
+    vote = _vote(1, 10)
+    live.changed(vote)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert [v for v, _ in shown] == [1]  # its redraw is under way
+    live.changed(vote)
+    await asyncio.sleep(0.1)
+    live.aclose()
+    await asyncio.sleep(0.2)
+    assert [v for v, _ in shown] == [1]
+    assert live.tasks() == [] and not live.busy
+
+
+async def test_a_first_change_is_drawn_at_once_whatever_else_changed_in_the_same_read():
+    """V changes for the first time in a while (drawn at once), and in the same gateway read U, drawn recently,
+    changes again (due a debounce after its last draw): V must not wait for U."""
+    live, shown = _live(0.4)
+    loop = asyncio.get_running_loop()
+    u, w, v = _vote(1, 10), _vote(2, 20, anonymous=True), _vote(3, 30)
+    live.changed(u)
+    await asyncio.sleep(0.05)
+    live.changed(w)  # anonymous: no leading edge, the flusher sleeps for it
+    await asyncio.sleep(0.05)
+    t = loop.time()
+    live.changed(v)
+    live.changed(u)
+    await asyncio.sleep(0.1)
+    drawn = [at for vote_id, at in shown if vote_id == 3]
+    assert drawn and drawn[0] - t < 0.05
+
+
+def test_a_cache_dropped_after_a_ready_is_freed_at_the_next():
+    """discord.py rebuilds its cache on a new session: what the previous READY froze must be collectable."""
+
+    class Guild:
+        members: dict[int, Any]
+
+    class Member:
+        guild: Guild
+
+    try:
+        guild, member = Guild(), Member()
+        guild.members, member.guild = {1: member}, guild  # a cycle, as discord.py's cache objects are
+        ref = weakref.ref(guild)
+        freeze_heap()
+        del guild, member
+        freeze_heap()
+        assert ref() is None
+    finally:
+        gc.unfreeze()
