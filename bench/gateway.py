@@ -350,9 +350,10 @@ class DiscordProcess:
 
 @dataclass
 class BotJob:
-    kind: str  # real / bare / default
+    kind: str  # real / quiet (real, its tally edits switched off) / bare / default
     port: int
     events: int
+    draw_tallies: bool = True
     workdir: str = ""
     key: str = ""
     chastify_url: str = ""
@@ -392,7 +393,7 @@ async def _bot_run(conn: Connection, job: BotJob) -> None:
         ready.set()
 
     bot: Any
-    if job.kind == "real":
+    if job.kind in ("real", "quiet"):
         from bench.common import bench_settings
         from bot.app import create_bot
 
@@ -413,9 +414,15 @@ async def _bot_run(conn: Connection, job: BotJob) -> None:
         await asyncio.wait_for(ready.wait(), 120)
         service = None
         vote_ids: list[int] = []
-        if job.kind == "real":
+        if job.kind in ("real", "quiet"):
             service, vote_ids = await _open_votes(bot, job)
         await _quiet()
+        if service is not None and not job.draw_tallies:
+            # where the time goes: the same bot with its live tally edits switched off
+            async def no_edit(snapshot: Any) -> None:
+                return None
+
+            service.live.display.show = no_edit
         conn.send(("ready", vote_ids))
         await asyncio.wait_for(done.wait(), 600)
         await _listeners_done()
@@ -577,22 +584,22 @@ def run(size: Any = None, runs: int = 3, log: Any = print) -> dict[str, Any]:
     script, guild_of, kinds = script_for(size)
     world = WsWorld.build(size.guilds, guild_of, kinds)
     frames = world.reaction_frames(script)
-    out: dict[str, list[WsRun]] = {"real": [], "bare": [], "default": []}
+    out: dict[str, list[WsRun]] = {"real": [], "quiet": [], "bare": [], "default": []}
     mismatches: list[int] = []
     with quiet_logs(), scratch_dir("gateway") as root, StandIn() as chastify, DiscordProcess(world, frames) as fake:
-        order = ["bare", "real", "default"]
+        order = ["bare", "real", "default", "quiet"]
         for i in range(runs):
-            for kind in order[i % 3:] + order[:i % 3]:
+            for kind in order[i % 4:] + order[:i % 4]:
                 job = BotJob(kind, fake.port, len(frames))
-                if kind == "real":
-                    work = root / f"real{i}"
+                if kind in ("real", "quiet"):
+                    work = root / f"{kind}{i}"
                     work.mkdir()
-                    job = BotJob(kind, fake.port, len(frames), str(work), BENCH_KEY, chastify.base_url, size.guilds,
-                                 size.links_per_guild, guild_of, kinds, world.guild_ids, world.channel_ids,
-                                 world.message_ids)
+                    job = BotJob(kind, fake.port, len(frames), kind == "real", str(work), BENCH_KEY,
+                                 chastify.base_url, size.guilds, size.links_per_guild, guild_of, kinds,
+                                 world.guild_ids, world.channel_ids, world.message_ids)
                 r = run_bot(fake, job)
                 r.channel_of = {mid: world.channel_ids[g] for mid, g in zip(world.message_ids, guild_of, strict=True)}
-                if kind == "real":
+                if kind in ("real", "quiet"):
                     want = expected_ballots(script, r.vote_ids, guild_of)
                     got = {(v, voter): c for v, voter, c in r.rows}
                     wrong = len(set(want.items()) ^ set(got.items()))
@@ -611,6 +618,6 @@ if __name__ == "__main__":  # a quick look: python -m bench.gateway
     from bench.ingest import QUICK
 
     result = run(QUICK, runs=1)
-    for kind in ("bare", "default", "real"):
+    for kind in ("bare", "default", "real", "quiet"):
         r = result[kind][0]
         print(kind, f"{r.events_per_s:,.0f} events/s")

@@ -35,7 +35,8 @@ def test_every_scenario_runs_at_a_tiny_size_and_reports_every_figure(tmp_path):
                  "4. recovery: peak RSS", "6. memory per 1,000 guilds",
                  "7. two processes, one lock: most lock actions in any 60 s",
                  "8. ingestion over a real websocket", "8. the same against a bare bot with discord.py's defaults",
-                 "8. tally staleness under that load", "8. vote message edits in one channel in any 5 s"):
+                 "8. tally staleness under that load", "8. vote message edits in one channel in any 5 s",
+                 "8. where the time goes: our bot with its live tally edits switched off"):
         assert name in text, name
     assert "Machine: cpu " in text and "Command: `python -m bench --size tiny" in text
 
@@ -55,11 +56,12 @@ def test_the_tiny_runs_check_what_they_measure():
     assert eco.lock_actions > 0 and eco.ballots > 0
     assert set(eco.outcomes) <= {"passed", "failed", "refused", "cancelled"}
     ws = gateway.run(ingest.TINY, runs=1, log=lambda *_: None)  # raises when a ballot differs from the script
-    for kind in ("real", "bare", "default"):
+    for kind in ("real", "quiet", "bare", "default"):
         assert ws[kind][0].events == ingest.TINY.events and ws[kind][0].seconds > 0
     real = ws["real"][0]
     assert real.rows and real.unknown == []  # every ballot committed; nothing asked that the fake does not serve
     assert real.edits and all(s < float("inf") for s in real.staleness())  # every vote redrawn after its last frame
     assert real.most_edits_per_channel() <= 5
+    assert ws["quiet"][0].rows and not ws["quiet"][0].edits  # the same ballots, no tally drawn
     rec = recovery.run(recovery.TINY, runs=1, log=lambda *_: None)
     assert rec["real"][0]["deadlines"] == recovery.TINY.votes
