@@ -43,7 +43,9 @@ class LiveTally:
         self._drawn: dict[int, float] = {}  # vote id -> when it was last drawn (kept for one debounce period)
         self._channel_of: dict[int, int] = {}
         self._anonymous: set[int] = set()
-        self._channel_draws: dict[int, deque[float]] = {}  # channel id -> its recent redraws
+        self._channel_draws: dict[int, deque[float]] = {}  # channel id -> when its recent redraws ended
+        self._inflight: dict[int, int] = {}  # channel id -> its redraws under way
+        self._blocked: set[int] = set()  # channels where a due vote waits for the edit budget
         self._drawing: dict[int, asyncio.Task[None]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -64,16 +66,18 @@ class LiveTally:
         """Make sure the flusher looks at this dirty vote by its due time: started when it is not running,
         replaced when it would look later than that (it only ever sleeps; its redraws are tasks of their own).
         ``_next_at`` is always the earliest look asked for, also while a replacement has not started yet."""
+        self._look_at(self._due_at(vote_id, self._dirty[vote_id]))
+
+    def _look_at(self, due: float, now: float | None = None) -> None:
+        """The flusher looks again by ``due``: a sleeping one whose next look is later is replaced (due now: a
+        round at once; due later: the same sleep, only shorter)."""
         if self._closed:
             return
         flusher = self._flusher
-        now = self._now()
+        now = self._now() if now is None else now
         if flusher is None or flusher.done():
-            self._start_flusher(None, now)
-            return
-        due = self._due_at(vote_id, self._dirty[vote_id])
-        if self._sleeping and due < self._next_at:
-            # due now (the leading edge): a round at once; due later: the same sleep, only shorter
+            self._start_flusher(None if due <= now else due, now)
+        elif self._sleeping and due < self._next_at:
             flusher.cancel()
             self._start_flusher(None if due <= now else due, now)
 
@@ -121,16 +125,26 @@ class LiveTally:
             due = max(due, since + max(1.0, debounce))
         return max(due, since)
 
-    def _channel_free_at(self, channel_id: int, now: float) -> float:
+    def _channel_used(self, channel_id: int, now: float) -> int:
+        """Edits of the channel that count against its budget now: those under way and those that ended in the
+        last window. Counted from when they end, not when they begin: under load an edit may leave late, and
+        Discord counts them when they arrive."""
         draws = self._channel_draws.get(channel_id)
-        if draws is None:
+        if draws is not None:
+            while draws and draws[0] <= now - self.channel_window:
+                draws.popleft()
+            if not draws:
+                del self._channel_draws[channel_id]
+                draws = None
+        return (len(draws) if draws else 0) + self._inflight.get(channel_id, 0)
+
+    def _channel_free_at(self, channel_id: int, now: float) -> float:
+        """When the channel may take one more edit: now, when its oldest ended edit leaves the window, or (every
+        edit still under way) a window after they end, when the ending redraw looks again."""
+        if self._channel_used(channel_id, now) < self.channel_edits:
             return now
-        while draws and draws[0] <= now - self.channel_window:
-            draws.popleft()
-        if not draws:
-            del self._channel_draws[channel_id]
-            return now
-        return now if len(draws) < self.channel_edits else draws[0] + self.channel_window
+        draws = self._channel_draws.get(channel_id)
+        return draws[0] + self.channel_window if draws else float("inf")
 
     async def _flush_loop(self, wake_at: float | None = None) -> None:
         """The one flusher: each round takes every vote due now (longest waiting first, within each channel's
@@ -140,7 +154,6 @@ class LiveTally:
             await self._sleep_until(wake_at)
         while True:
             now = self._now()
-            taken: dict[int, int] = {}
             full: set[int] = set()  # channels with a vote due now that this round's budget could not take
             next_at = float("inf")
             # oldest change first: entries are added when a tally changes and removed when it is drawn
@@ -148,11 +161,9 @@ class LiveTally:
                 if vote_id in self._drawing:
                     continue  # its redraw under way pokes the flusher when it ends
                 channel = self._channel_of.get(vote_id, 0)
-                at = max(self._due_at(vote_id, since), self._channel_free_at(channel, now))
-                if at <= now and taken.get(channel, 0) + len(self._channel_draws.get(channel, ())) \
-                        < self.channel_edits:
-                    taken[channel] = taken.get(channel, 0) + 1
-                    self._start_draw(vote_id, now)
+                at = self._due_at(vote_id, since)
+                if at <= now and self._channel_used(channel, now) < self.channel_edits:
+                    self._start_draw(vote_id, channel, now)
                 elif at <= now:
                     full.add(channel)
                 else:
@@ -160,11 +171,9 @@ class LiveTally:
             if now - self._pruned_at > max(1.0, self.debounce_seconds):
                 self._forget_old_draws(now)
                 self._pruned_at = now
-            for channel, count in taken.items():
-                draws = self._channel_draws.setdefault(channel, deque())
-                draws.extend([now] * count)
             for channel in full:  # when the channel's oldest edit in the window leaves it
                 next_at = min(next_at, self._channel_free_at(channel, now))
+            self._blocked = full
             if next_at == float("inf"):
                 return
             # rounds no closer than a fraction of the debounce period (a tally changing for the first time in a
@@ -180,20 +189,28 @@ class LiveTally:
             if self._flusher is asyncio.current_task():  # not a flusher replaced while it slept
                 self._sleeping = False
 
-    def _start_draw(self, vote_id: int, now: float) -> None:
+    def _start_draw(self, vote_id: int, channel: int, now: float) -> None:
         del self._dirty[vote_id]
         self._drawn[vote_id] = now
-        self._drawing[vote_id] = asyncio.create_task(self._draw(vote_id), name=f"vote-refresh-{vote_id}")
+        self._inflight[channel] = self._inflight.get(channel, 0) + 1
+        self._drawing[vote_id] = asyncio.create_task(self._draw(vote_id, channel), name=f"vote-refresh-{vote_id}")
 
-    async def _draw(self, vote_id: int) -> None:
+    async def _draw(self, vote_id: int, channel: int) -> None:
         try:
             await self.ballots.flush()  # one transaction for every change buffered so far (group commit)
             await self.show(vote_id)
         finally:
+            ended = self._now()
+            self._inflight[channel] -= 1
+            if not self._inflight[channel]:
+                del self._inflight[channel]
+            self._channel_draws.setdefault(channel, deque()).append(ended)
             if self._drawing.get(vote_id) is asyncio.current_task():
                 del self._drawing[vote_id]
                 if vote_id in self._dirty:
                     self._poke(vote_id)  # it changed again meanwhile
+            if channel in self._blocked:  # votes wait for this channel: look again when this edit leaves the window
+                self._look_at(ended + self.channel_window)
 
     def _forget_old_draws(self, now: float) -> None:
         for vote_id in [v for v, at in self._drawn.items() if at + self.debounce_seconds < now
