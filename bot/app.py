@@ -8,7 +8,6 @@ layer (commands, listeners, the central error handler) is the extensions in ``EX
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -60,16 +59,6 @@ class DiscordPresence:
                         extra={"guild": guild_id})
             return None
         return True
-
-
-def freeze_heap() -> None:
-    """What is loaded by now (modules, settings, the guild cache, the open votes) lives as long as the process:
-    moved out of the collector's generations (``gc.freeze``), a collection no longer walks it again and again while
-    reaction events pour in. Called at every READY: what an earlier READY froze is unfrozen and collected first,
-    so a cache discord.py dropped on a new session is freed, not kept forever."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 class ChastifyBot(commands.Bot):
@@ -135,9 +124,6 @@ class ChastifyBot(commands.Bot):
             except Exception:
                 log.exception("an immediate handler of %s failed", event_name)
         super().dispatch(event_name, *args, **kwargs)
-
-    async def on_ready(self) -> None:
-        freeze_heap()
 
     async def close(self) -> None:
         try:

@@ -4,12 +4,9 @@ real asyncio time (tens of milliseconds)."""
 from __future__ import annotations
 
 import asyncio
-import gc
-import weakref
 from types import SimpleNamespace
 from typing import Any
 
-from bot.app import freeze_heap
 from bot.voting.live import LiveTally
 
 
@@ -68,27 +65,6 @@ async def test_a_first_change_is_drawn_at_once_whatever_else_changed_in_the_same
     await asyncio.sleep(0.1)
     drawn = [at for vote_id, at in shown if vote_id == 3]
     assert drawn and drawn[0] - t < 0.05
-
-
-def test_a_cache_dropped_after_a_ready_is_freed_at_the_next():
-    """discord.py rebuilds its cache on a new session: what the previous READY froze must be collectable."""
-
-    class Guild:
-        members: dict[int, Any]
-
-    class Member:
-        guild: Guild
-
-    try:
-        guild, member = Guild(), Member()
-        guild.members, member.guild = {1: member}, guild  # a cycle, as discord.py's cache objects are
-        ref = weakref.ref(guild)
-        freeze_heap()
-        del guild, member
-        freeze_heap()
-        assert ref() is None
-    finally:
-        gc.unfreeze()
 
 
 async def test_a_channels_edits_are_counted_until_they_end_so_late_edits_never_bunch_up():
