@@ -45,6 +45,7 @@ from bench.world import (
     Script,
     emoji_payload,
     expected_ballots,
+    listeners_done,
     user_payload,
     voter_id,
 )
@@ -425,7 +426,7 @@ async def _bot_run(conn: Connection, job: BotJob) -> None:
             service.live.display.show = no_edit
         conn.send(("ready", vote_ids))
         await asyncio.wait_for(done.wait(), 600)
-        await _listeners_done()
+        await listeners_done()
         if service is not None:
             await service.flush_ballots()
             async with service.store.transaction():
@@ -483,15 +484,6 @@ async def _quiet() -> None:
     while True:
         pending = [t for t in asyncio.all_tasks() if not t.done() and t.get_name().startswith(
             ("vote-catch-up", "vote-refresh", "vote-tally-flusher", "discord.py: on_"))]
-        if not pending:
-            return
-        await asyncio.wait(pending)
-
-
-async def _listeners_done() -> None:
-    while True:
-        pending = [t for t in asyncio.all_tasks() if not t.done()
-                   and t.get_name().startswith("discord.py: on_raw_reaction")]
         if not pending:
             return
         await asyncio.wait(pending)

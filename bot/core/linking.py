@@ -176,17 +176,12 @@ class Linking(Part):
     def vote_rules_now(self, guild_id: int) -> GuildRules | None:
         """:meth:`vote_rules` without waiting, when the server's settings are in the read cache (else None)."""
         g = self.store.settings.cached(guild_id)
-        if g is None:
-            return None
-        hit = self._rules.get(guild_id)
-        if hit is not None and hit[0] is g:
-            return hit[1]
-        rules = self._build_rules(g)
-        self._rules[guild_id] = (g, rules)
-        return rules
+        return None if g is None else self._rules_of(guild_id, g)
 
     async def vote_rules(self, guild_id: int) -> GuildRules:
-        g = await self.store.settings.get(guild_id)
+        return self._rules_of(guild_id, await self.store.settings.get(guild_id))
+
+    def _rules_of(self, guild_id: int, g: GuildSettings) -> GuildRules:
         # asked on every reaction: the rules are built once per settings row the store hands out (a changed
         # row is a new object)
         hit = self._rules.get(guild_id)
